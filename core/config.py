@@ -56,7 +56,7 @@ def expand_path(value: str | os.PathLike | None, base_dir: Path | None = None) -
     def sub(match: re.Match) -> str:
         name = match.group(1)
         if name == "FTSUITE_HOME":
-            return str(ftsuite_home())
+            return str(ftsuite_home().resolve())
         if name not in os.environ:
             hint = " (the shared datasets, e.g. FTSUITE_DATA=../shared/data)" if name == "FTSUITE_DATA" else ""
             raise ConfigError(f"path '{text}' uses ${{{name}}}, which is not set. Fix: export {name}=...{hint}")
@@ -94,6 +94,8 @@ class DataConfig:
     validation_size: float = 0.1
     seed: int = 42
     duplicates: str = field(default="drop", metadata={"help": "drop (keep the first), error, keep"})
+    leakage: str = field(default="error", metadata={"help": "a text in two splits: error, or drop it from "
+                                                            "the earlier split (train, then validation)"})
     exclude: list[str] = field(default_factory=list, metadata={"help": "files whose texts must not be trained on"})
     max_examples: int = field(default=0, metadata={"help": "use only the first N training examples (0 = all)"})
     fetch: str = field(default="", metadata={"help": "dataset to fetch first when missing (banking77, ml-100k)"})
@@ -103,6 +105,8 @@ class DataConfig:
             raise ConfigError(f"data.format = {self.format!r}; expected one of {', '.join(FORMATS)}")
         if self.duplicates not in ("drop", "error", "keep"):
             raise ConfigError(f"data.duplicates = {self.duplicates!r}; expected drop, error or keep")
+        if self.leakage not in ("error", "drop"):
+            raise ConfigError(f"data.leakage = {self.leakage!r}; expected error or drop")
         _check_range("data", "test_size", self.test_size, 0.0, 0.9)
         _check_range("data", "validation_size", self.validation_size, 0.0, 0.9)
         _check_range("data", "max_examples", self.max_examples, 0)

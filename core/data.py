@@ -425,6 +425,14 @@ def load_examples(config: DataConfig, task: str, resolve=lambda p: Path(p),
     splits = split_examples(train, test_size, validation_size, config.seed, task)
     splits.update(explicit)
     splits = {k: splits[k] for k in ("train", "validation", "test") if k in splits}
+    if config.leakage == "drop":
+        # shipped splits may share short boilerplate sentences; the later split keeps them
+        later: set[str] = set()
+        for name in ("test", "validation", "train"):
+            if name in splits:
+                splits[name], n = _drop_keys(splits[name], later)
+                summary["excluded"] += n
+                later.update(splits[name].keys())
     check_leakage(splits)
 
     allowed = list(labels or config.labels)

@@ -259,15 +259,13 @@ class EmbeddingModel:
         from transformers import AutoModel
 
         folder = Path(path)
-        pooling, normalize = "mean", False
+        pooling = "mean"
         pooling_cfg = folder / "1_Pooling" / "config.json"
         if pooling_cfg.is_file():
             cfg = json.loads(pooling_cfg.read_text())
             pooling = "cls" if cfg.get("pooling_mode_cls_token") else "mean"
-        modules = folder / "modules.json"
-        if modules.is_file():
-            normalize = any(m.get("type", "").endswith("Normalize") for m in json.loads(modules.read_text()))
-        module = _embedding_module()(AutoModel.from_pretrained(str(folder)), pooling, normalize)
+        # always normalised: the suite compares embeddings by cosine (inner product in faiss)
+        module = _embedding_module()(AutoModel.from_pretrained(str(folder)), pooling, normalize=True)
         module.config = module.encoder.config
         return module.eval()
 

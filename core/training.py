@@ -307,8 +307,10 @@ def _peak_memory_mb() -> float:
 
 
 def _common_args(config: ExperimentConfig, work_dir: Path, has_validation: bool, progress, metric: str,
-                 greater: bool) -> dict:
+                 greater: bool, n_train: int) -> dict:
     t = config.train
+    steps_per_epoch = -(-n_train // (t.batch_size * t.gradient_accumulation))
+    total_steps = t.max_steps if t.max_steps > 0 else int(t.epochs * steps_per_epoch)
     eval_strategy = ("steps" if t.eval_every else "epoch") if has_validation else "no"
     args = dict(
         output_dir=str(work_dir),
@@ -331,7 +333,7 @@ def _common_args(config: ExperimentConfig, work_dir: Path, has_validation: bool,
         metric_for_best_model=metric if has_validation else None,
         greater_is_better=greater if has_validation else None,
         logging_strategy="steps",
-        logging_steps=max(1, min(50, t.eval_every or 50)),
+        logging_steps=max(1, min(50, total_steps // 10)),  # about ten loss points per run at least
         report_to="none",
         disable_tqdm=not (t.progress if progress is None else progress),
         dataloader_num_workers=0,
@@ -374,7 +376,7 @@ def _task_trainer(config, task, model, tokenizer, splits, labels, work_dir, prog
     if metric not in known:
         raise ConfigError(f"train.metric = {t.metric!r} is not reported for {task.name}; use one of {sorted(known)}")
     args = TrainingArguments(**_common_args(config, work_dir, val_rows is not None, progress, metric,
-                                            metric != "loss"))
+                                            metric != "loss", len(train_rows)))
     return FTTrainer(
         model=model,
         args=args,
@@ -395,8 +397,8 @@ def _embedding_trainer(config, base_path, splits, work_dir, progress):
     """(anchor, positive) pairs with in-batch negatives (MultipleNegativesRankingLoss)."""
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
-    from sentence_transformers.losses import MultipleNegativesRankingLoss
-    from sentence_transformers.training_args import BatchSamplers, SentenceTransformerTrainingArguments
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.sentence_transformer.training_args import BatchSamplers, SentenceTransformerTrainingArguments
 
     def as_dataset(examples: Examples):
         if examples.pairs is None:
@@ -408,7 +410,7 @@ def _embedding_trainer(config, base_path, splits, work_dir, progress):
     apply_strategy(model, config.train, "sentence_embedding")
     has_val = "validation" in splits
     args = SentenceTransformerTrainingArguments(
-        **_common_args(config, work_dir, has_val, progress, "loss", False),
+        **_common_args(config, work_dir, has_val, progress, "loss", False, len(splits["train"])),
         batch_sampler=BatchSamplers.NO_DUPLICATES,
     )
     trainer = SentenceTransformerTrainer(

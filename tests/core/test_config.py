@@ -1,0 +1,69 @@
+import pytest
+
+from core.config import DataConfig, ExperimentConfig, TrainConfig, expand_path, load_config
+from core.errors import ConfigError
+
+
+def write(tmp_path, text):
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return path
+
+
+def test_unknown_key_names_the_known_ones(tmp_path):
+    path = write(tmp_path, 'name = "x"\n[train]\nepoch = 3\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "'epoch'" in str(err.value) and "epochs" in str(err.value)
+
+
+def test_ranges_and_choices_are_checked():
+    with pytest.raises(ConfigError, match="learning_rate"):
+        TrainConfig(learning_rate=0)
+    with pytest.raises(ConfigError, match="strategy"):
+        TrainConfig(strategy="half")
+    with pytest.raises(ConfigError, match="test_size"):
+        DataConfig(test_size=0.6, validation_size=0.5)
+    with pytest.raises(ConfigError, match="task"):
+        ExperimentConfig(task="summarise")
+    with pytest.raises(ConfigError, match="class_weights"):
+        TrainConfig(class_weights="heavy")
+
+
+def test_overrides_are_typed_and_nested(tmp_path):
+    path = write(tmp_path, 'name = "x"\n[data]\ntrain = "t.csv"\n')
+    config = load_config(path, ["train.epochs=5", "train.strategy=lora", "train.lora.r=4",
+                                "data.labels=['a', 'b']", "model.dropout=0.2"])
+    assert config.train.epochs == 5 and config.train.strategy == "lora" and config.train.lora.r == 4
+    assert config.data.labels == ["a", "b"] and config.model.dropout == 0.2
+    with pytest.raises(ConfigError, match="key=value"):
+        load_config(path, ["train.epochs"])
+
+
+def test_relative_paths_start_at_the_config_folder(tmp_path):
+    path = write(tmp_path, 'name = "x"\n[data]\ntrain = "data/t.csv"\n')
+    config = load_config(path)
+    assert config.path(config.data.train) == tmp_path / "data" / "t.csv"
+
+
+def test_missing_variable_says_how_to_set_it(monkeypatch):
+    monkeypatch.delenv("FTSUITE_DATA", raising=False)
+    with pytest.raises(ConfigError, match="export FTSUITE_DATA"):
+        expand_path("${FTSUITE_DATA}/fpb.txt")
+    monkeypatch.setenv("FTSUITE_DATA", "/data")
+    assert str(expand_path("${FTSUITE_DATA}/fpb.txt")) == "/data/fpb.txt"
+
+
+def test_missing_config_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_shipped_configs_parse(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.setenv("FTSUITE_DATA", "/data")
+    configs = sorted((Path(__file__).parents[2] / "configs").glob("*.toml"))
+    assert configs
+    for path in configs:
+        assert load_config(path).name

@@ -1,0 +1,119 @@
+"""The training engine on a tiny BERT built in the session: every task kind and strategy."""
+
+import json
+
+import numpy as np
+import pytest
+
+from core.artifacts import read_manifest
+from core.errors import ConfigError, DataError
+from core.inference import load_predictor
+from core.training import train_model
+from tests.conftest import tiny_config, write_csv
+
+pytestmark = pytest.mark.slow
+
+
+def test_text_classification_writes_the_artifact_contract(tiny_base, sentiment_csv, tmp_path):
+    result = train_model(tiny_config(sentiment_csv, tiny_base, class_weights="balanced",
+                                     early_stopping_patience=2))
+    art = result.path
+    for name in ("manifest.json", "model/config.json", "model/model.safetensors", "model/tokenizer.json",
+                 "report.txt", "README.md", "confusion.png"):
+        assert (art / name).is_file(), name
+    manifest = read_manifest(art)
+    assert manifest["labels"] == ["negative", "positive"]
+    for split in ("validation", "test"):
+        assert {"accuracy", "macro_f1", "weighted_f1"} <= set(manifest["metrics"][split])
+    assert manifest["data"]["fingerprint"] and manifest["data"]["sizes"]["test"] == 8
+    assert manifest["training"]["trainable_parameters"] == manifest["training"]["total_parameters"]
+    assert "torch" in manifest["versions"]
+    assert not list(art.parent.glob(".*staging*")) and not list(art.parent.glob(".*.work"))
+    # the reloaded artifact predicts what the manifest says it scored
+    predictor = load_predictor(art, backend="torch")
+    assert predictor.describe()["provider"] == "torch-cpu"
+    out = predictor.predict(["profit rose sharply", "the dividend was cut"])
+    assert set(out[0]["scores"]) == {"negative", "positive"}
+    assert sum(out[0]["scores"].values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("strategy", ["lora", "top_layers"])
+def test_parameter_efficient_strategies_train_fewer_weights(tiny_base, sentiment_csv, strategy):
+    config = tiny_config(sentiment_csv, tiny_base, strategy=strategy, top_layers=1, max_steps=3)
+    manifest = train_model(config)
+    trained, total = manifest["training"]["trainable_parameters"], manifest["training"]["total_parameters"]
+    assert 0 < trained < total / 2
+    # LoRA is merged on save: the artifact loads as a plain transformers model, no peft needed
+    weights = json.loads((manifest.path / "model" / "config.json").read_text())
+    assert weights["num_labels"] == 2 if "num_labels" in weights else True
+    assert not (manifest.path / "model" / "adapter_config.json").exists()
+    load_predictor(manifest.path, backend="torch").predict(["profit rose"])
+
+
+def test_continue_from_an_artifact_on_new_data(tiny_base, sentiment_csv, tmp_path):
+    first = train_model(tiny_config(sentiment_csv, tiny_base, max_steps=2))
+    new = write_csv(tmp_path / "new.csv", [("costs were cut and profit rose", "positive"),
+                                           ("the lawsuit hurt profit", "negative")] * 1
+                    + [(f"extra sentence {i}", "positive" if i % 2 else "negative") for i in range(18)])
+    config = tiny_config(new, "unused-because-from", max_steps=2)
+    second = train_model(config, output=tmp_path / "second", parent=first.path)
+    assert second["parent"]["path"] == str(first.path)
+    assert second["labels"] == first["labels"]
+    bad = write_csv(tmp_path / "bad.csv", [(f"s {i}", "neutral") for i in range(10)])
+    with pytest.raises(DataError, match="unknown label 'neutral'"):
+        train_model(tiny_config(bad, "x", max_steps=1), output=tmp_path / "third", parent=first.path)
+
+
+def test_token_classification(tiny_base, tmp_path):
+    sentences = []
+    for i in range(20):
+        sentences.append(f"Anna{i} NNP B-NP B-PER\nvisited VBD B-VP O\nParis NNP B-NP B-LOC\n")
+    path = tmp_path / "train.conll"
+    path.write_text("\n".join(sentences))
+    config = tiny_config(path, tiny_base, task="token_classification", max_steps=3)
+    manifest = train_model(config)
+    assert {"precision", "recall", "f1"} <= set(manifest["metrics"]["test"])
+    assert manifest["labels"][0] == "O"
+    pred = load_predictor(manifest.path, backend="torch").predict([["Anna3", "visited", "Paris"],
+                                                                   "Bob went to Rome today"])
+    assert len(pred[0]["tags"]) == 3 and len(pred[1]["tags"]) == 5
+
+
+def test_pair_scoring_and_sentence_embedding(tiny_base, tmp_path):
+    rows = [(f"question {i}", f"answer {i}", "1") for i in range(15)]
+    rows += [(f"question {i}", f"answer {(i + 5) % 15}", "0") for i in range(15)]
+    path = write_csv(tmp_path / "pairs.csv", rows, header=("text", "pair", "label"))
+    pair = train_model(tiny_config(path, tiny_base, task="pair_scoring", max_steps=2), output=tmp_path / "p")
+    out = load_predictor(pair.path, backend="torch").predict(["question 1"], ["answer 1"])
+    assert 0.0 <= out[0]["score"] <= 1.0 and out[0]["score"] == out[0]["scores"]["1"]
+    with pytest.raises(DataError, match="pairs"):
+        load_predictor(pair.path, backend="torch").predict(["question 1"])
+
+    path = write_csv(tmp_path / "emb.csv", rows[:15], header=("text", "pair", "label"))
+    emb = train_model(tiny_config(path, tiny_base, task="sentence_embedding", max_steps=2), output=tmp_path / "e")
+    assert {"accuracy_at_1", "mrr"} <= set(emb["metrics"]["test"])
+    vectors = load_predictor(emb.path, backend="torch").embed(["question 1", "answer 2"])
+    assert vectors.shape == (2, 32)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+
+
+def test_bad_settings_fail_before_training(tiny_base, sentiment_csv, tmp_path):
+    with pytest.raises(ConfigError, match="train.metric"):
+        train_model(tiny_config(sentiment_csv, tiny_base, metric="bleu"))
+    one = write_csv(tmp_path / "one.csv", [(f"s {i}", "a") for i in range(10)])
+    with pytest.raises(ConfigError, match="two or more"):
+        train_model(tiny_config(one, tiny_base))
+    with pytest.raises(ConfigError, match="class_weights names unknown labels"):
+        train_model(tiny_config(sentiment_csv, tiny_base, class_weights={"neutral": 2.0}))
+
+
+def test_device_cuda_without_a_gpu_is_an_error(tiny_base, sentiment_csv):
+    import torch
+
+    from core.errors import SuiteError
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    manifest = train_model(tiny_config(sentiment_csv, tiny_base, max_steps=1))
+    with pytest.raises(SuiteError, match="CUDA"):
+        load_predictor(manifest.path, backend="torch", device="cuda")
