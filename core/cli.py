@@ -284,11 +284,9 @@ def _register_plugins(sub) -> None:
 
     for ep in sorted(entry_points(group="ftsuite.commands"), key=lambda e: e.name):
         try:
-            register = ep.load()
+            ep.load()(sub)
         except ImportError as exc:  # a broken plug-in must not take the core commands down
             logging.getLogger("ftsuite").warning("command %s unavailable: %s", ep.name, exc)
-            continue
-        register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

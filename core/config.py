@@ -30,6 +30,8 @@ __all__ = [
     "TrainConfig",
     "ExperimentConfig",
     "load_config",
+    "read_toml",
+    "from_dict",
     "config_to_dict",
     "ftsuite_home",
     "expand_path",
@@ -179,7 +181,7 @@ class TrainConfig:
 
     def __post_init__(self):
         if isinstance(self.lora, dict):
-            self.lora = _build(LoraConfig, self.lora, "train.lora")
+            self.lora = from_dict(LoraConfig, self.lora, "train.lora")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"train.strategy = {self.strategy!r}; expected one of {', '.join(STRATEGIES)}")
         if self.scheduler not in SCHEDULERS:
@@ -219,7 +221,7 @@ class ExperimentConfig:
         for name, cls in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
             value = getattr(self, name)
             if isinstance(value, dict):
-                setattr(self, name, _build(cls, value, name))
+                setattr(self, name, from_dict(cls, value, name))
         if self.task not in TASKS:
             raise ConfigError(f"task = {self.task!r}; expected one of {', '.join(TASKS)}")
         if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", self.name):
@@ -232,7 +234,8 @@ class ExperimentConfig:
         return self.path(self.output) or ftsuite_home() / "artifacts" / self.name
 
 
-def _build(cls, values: dict, where: str):
+def from_dict(cls, values: dict, where: str):
+    """Build a config dataclass from a table; an unknown key is an error naming the known ones."""
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -266,23 +269,28 @@ def _apply_override(tree: dict, assignment: str):
     node[parts[-1]] = _parse_value(value.strip())
 
 
+def read_toml(path: str | os.PathLike) -> dict:
+    """Parse a TOML file; a missing or malformed file is a ConfigError that names it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found. Fix: pass one of the files in configs/")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+
+
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
     """Read a TOML config, apply ``key=value`` overrides and validate everything."""
     tree: dict = {}
     base_dir = Path.cwd()
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} not found. Fix: pass one of the files in configs/")
-        try:
-            tree = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
-        base_dir = path.resolve().parent
+        tree = read_toml(path)
+        base_dir = Path(path).resolve().parent
     for assignment in overrides or []:
         _apply_override(tree, assignment)
     tree.setdefault("base_dir", str(base_dir))
-    return _build(ExperimentConfig, tree, "top level")
+    return from_dict(ExperimentConfig, tree, "top level")
 
 
 def config_to_dict(config) -> dict:

@@ -1,0 +1,60 @@
+"""The monitor's configuration (one TOML file; see configs/monitor-sample.toml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.config import expand_path, from_dict, read_toml
+from core.errors import ConfigError
+
+from .notifiers import notifiers_from_config
+from .rules import parse_duration, rules_from_config
+
+__all__ = ["MonitorConfig", "load_monitor_config"]
+
+
+@dataclass
+class MonitorConfig:
+    name: str = "monitor"
+    database: str = "${FTSUITE_HOME}/monitor/monitor.db"
+    watchlist: str = ""
+    sources: list[str] = field(default_factory=list)
+    sentiment_model: str = "${FTSUITE_HOME}/artifacts/sentiment-sample"
+    ner_model: str = field(default="${FTSUITE_HOME}/artifacts/ner-conll2003",
+                           metadata={"help": "token-classification artifact; missing = NER off"})
+    embedder: str = field(default="minilm", metadata={"help": "base name or sentence-embedding artifact"})
+    backend: str = "auto"
+    batch_size: int = 64
+    poll_interval: str = "60s"
+    topic_threshold: float = 0.5
+    topics: dict[str, list[str]] = field(default_factory=dict)
+    rules: list[dict] = field(default_factory=list)
+    notifiers: list[dict] = field(default_factory=lambda: [{"kind": "log"}])
+    base_dir: str = ""
+
+    def __post_init__(self):
+        if self.backend not in ("auto", "torch", "onnx"):
+            raise ConfigError(f"backend = {self.backend!r}; expected auto, torch or onnx")
+        if not 0.0 < self.topic_threshold < 1.0:
+            raise ConfigError("topic_threshold must be between 0 and 1")
+        if self.batch_size < 1:
+            raise ConfigError("batch_size must be >= 1")
+        for topic, examples in self.topics.items():
+            if not examples or not all(isinstance(e, str) and e.strip() for e in examples):
+                raise ConfigError(f"topics.{topic}: give a list of example sentences")
+        self.poll_seconds = parse_duration(self.poll_interval)
+        self.rule_list = rules_from_config(self.rules)
+
+    def path(self, value: str) -> Path | None:
+        return expand_path(value, Path(self.base_dir) if self.base_dir else None)
+
+    def build_notifiers(self):
+        return notifiers_from_config(self.notifiers, self.path(self.database).parent)
+
+
+def load_monitor_config(path: str | Path, overrides: dict | None = None) -> MonitorConfig:
+    tree = read_toml(path)
+    tree.update(overrides or {})
+    tree.setdefault("base_dir", str(Path(path).resolve().parent))
+    return from_dict(MonitorConfig, tree, "monitor config")

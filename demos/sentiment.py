@@ -1,0 +1,206 @@
+"""Gradio demo of the news sentiment monitor: newest items, time series, alerts, a scoring box.
+
+``build_demo(monitor)`` returns the Blocks; ``demo`` (built on first access) uses the sample
+config. Importing this module loads no model and launches nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from pathlib import Path
+
+import gradio as gr
+
+from apps.sentiment import Monitor, load_monitor_config
+
+__all__ = ["build_demo", "default_app", "DEFAULT_CONFIG"]
+
+log = logging.getLogger("ftsuite.demos")
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "monitor-sample.toml"
+_COLOURS = {"positive": "#e3f4e6", "negative": "#fbe4e4", "neutral": "#f1f3f5"}
+
+
+def default_app() -> Monitor:
+    return Monitor(load_monitor_config(DEFAULT_CONFIG))
+
+
+def _fmt(ts: float | None) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M") if ts else ""
+
+
+def _items_html(rows: list[dict]) -> str:
+    """The newest items as a table; every feed string is escaped (feeds are untrusted input)."""
+    if not rows:
+        return "<p>No items yet: ingest a feed with <code>ftsuite monitor ingest</code>.</p>"
+    out = ["<table style='width:100%;border-collapse:collapse;font-size:13px'>",
+           "<tr><th align=left>published (UTC)</th><th align=left>headline</th><th>sentiment</th>"
+           "<th align=left>entities</th><th align=left>topics</th></tr>"]
+    for r in rows:
+        colour = _COLOURS.get(r.get("label") or "", "#ffffff")
+        score = f"{r['label']} ({r['score']:+.2f})" if r.get("label") else "not scored"
+        out.append(
+            f"<tr style='background:{colour};border-bottom:1px solid #ddd'><td>{_fmt(r['published'])}</td>"
+            f"<td>{html.escape(r['title'])}<br><small>{html.escape(r.get('source') or '')}</small></td>"
+            f"<td align=center>{html.escape(score)}</td><td>{html.escape(r.get('entities') or '')}</td>"
+            f"<td>{html.escape(r.get('topics') or '')}</td></tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def _alerts_html(alerts: list[dict]) -> str:
+    if not alerts:
+        return "<p>No alerts have fired.</p>"
+    out = ["<table style='width:100%;border-collapse:collapse;font-size:13px'><tr><th align=left>state</th>"
+           "<th align=left>rule</th><th align=left>scope</th><th align=left>fired</th><th align=left>resolved</th>"
+           "<th>value</th></tr>"]
+    for a in alerts:
+        colour = "#fbe4e4" if a["state"] == "firing" else "#fff4dd"
+        trigger = html.escape(str(a["details"].get("trigger", "")))
+        out.append(f"<tr style='background:{colour};border-bottom:1px solid #ddd' title='{trigger}'>"
+                   f"<td>{html.escape(a['state'])} ({html.escape(a['severity'])})</td><td>{html.escape(a['rule'])}</td>"
+                   f"<td>{html.escape(a['scope_key'])}</td><td>{_fmt(a['fired_at'])}</td>"
+                   f"<td>{_fmt(a['resolved_at'])}</td><td align=center>{a['value']:.2f}</td></tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def _series_figure(monitor: Monitor, scope: str, key: str):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = monitor.series(scope, key) if key else []
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    if not rows:
+        ax.text(0.5, 0.5, "pick an entity or topic", ha="center", va="center")
+        ax.axis("off")
+        return fig
+    days = [r["start"] for r in rows]
+    ax.bar(days, [r["volume"] for r in rows], color="#c8d3e0")
+    ax.set_ylabel("items per day")
+    ax2 = ax.twinx()
+    ax2.plot(days, [r["mean_score"] if r["mean_score"] is not None else float("nan") for r in rows],
+             color="#1f5fa8", marker="o", markersize=3)
+    ax2.plot(days, [-(r["share_negative"]) if r["share_negative"] is not None else float("nan") for r in rows],
+             color="#c0392b", linestyle="--", linewidth=1)
+    ax2.set_ylim(-1.05, 1.05)
+    ax2.set_ylabel("mean score (blue), -share negative (red)")
+    ax.set_title(f"{key}: volume and sentiment per day")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def build_demo(monitor: Monitor) -> gr.Blocks:
+    def refresh():
+        try:
+            monitor.warm_up()
+            store = monitor.store
+            entities = [e for e, _ in store.entities(watchlist_only=True)]
+            status = (f"**{store.count('items')} items** stored, model `{monitor.model_id}` "
+                      f"({monitor.sentiment.describe()['backend']}, {monitor.sentiment.describe()['provider']}); "
+                      f"NER: {monitor.ner_status}")
+            rules = "\n".join(f"- {r.describe()}" for r in monitor.config.rule_list) or "- no rules configured"
+            first = entities[0] if entities else None
+            firing = [a["scope_key"] for a in store.alerts() if a["scope"] == "entity"]
+            if firing:
+                first = firing[0]
+            return (status, _items_html(store.latest(monitor.model_id, 40)), _alerts_html(store.alerts()),
+                    gr.update(choices=entities, value=first), rules, _series_figure(monitor, "entity", first))
+        except Exception as exc:  # noqa: BLE001 - the page shows the problem instead of crashing
+            log.exception("refresh failed")
+            return (f"**Error:** {html.escape(str(exc))}", "", "", gr.update(), "", None)
+
+    def choose_scope(scope):
+        try:
+            monitor.warm_up()
+            if scope == "topic":
+                choices = list(monitor.config.topics)
+            else:
+                choices = [e for e, _ in monitor.store.entities(watchlist_only=True)]
+            return gr.update(choices=choices, value=choices[0] if choices else None)
+        except Exception:  # noqa: BLE001
+            log.exception("scope change failed")
+            return gr.update()
+
+    def plot(scope, key):
+        try:
+            return _series_figure(monitor, scope, key)
+        except Exception:  # noqa: BLE001
+            log.exception("plot failed")
+            return None
+
+    def score(text):
+        text = (text or "").strip()
+        if not text:
+            return "<p>Type a headline first.</p>"
+        if len(text) > 2000:
+            return "<p>That is longer than 2,000 characters; paste a headline or a short paragraph.</p>"
+        try:
+            result = monitor.analyse(text)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("scoring failed")
+            return f"<p>Could not score it: {html.escape(str(exc))}</p>"
+        s = result["sentiment"]
+        probs = ", ".join(f"{html.escape(k)} {v:.2f}" for k, v in s["scores"].items())
+        entities = ", ".join(html.escape(e["entity"]) for e in result["entities"]) or "none"
+        topics = ", ".join(f"{html.escape(k)} ({v:.2f})" for k, v in result["topics"].items()) or "none"
+        colour = _COLOURS.get(s["label"], "#fff")
+        truncated = " (cut at the model's maximum length)" if s.get("truncated") else ""
+        return (f"<div style='background:{colour};padding:8px;border-radius:6px'><b>{html.escape(s['label'])}</b> "
+                f"score {s['score']:+.2f}{truncated}<br>probabilities: {probs}<br>entities: {entities}<br>"
+                f"topics: {topics}</div>")
+
+    with gr.Blocks(title="ftsuite - news sentiment monitor") as demo:
+        gr.Markdown("## Financial-news sentiment monitor\nNewest items coloured by sentiment, "
+                    "sentiment over time per company or topic, and the alerts the rules raised.")
+        status = gr.Markdown()
+        with gr.Row():
+            with gr.Column(scale=3):
+                gr.Markdown("### Newest items")
+                newest = gr.HTML()
+            with gr.Column(scale=2):
+                gr.Markdown("### Alerts")
+                alerts = gr.HTML()
+        gr.Markdown("### Over time")
+        with gr.Row():
+            scope = gr.Radio(["entity", "topic"], value="entity", label="scope", scale=1)
+            key = gr.Dropdown(choices=[], label="entity or topic", scale=2, allow_custom_value=False)
+        series = gr.Plot(label="volume and sentiment per day")
+        gr.Markdown("### Score a headline")
+        with gr.Row():
+            headline = gr.Textbox(label="headline", placeholder="e.g. Halvorsen Shipping cuts its outlook", scale=4)
+            button = gr.Button("Score", variant="primary", scale=1)
+        result = gr.HTML()
+        gr.Markdown("### Rules in force")
+        rules = gr.Markdown()
+        refresh_button = gr.Button("Refresh")
+
+        outputs = [status, newest, alerts, key, rules, series]
+        demo.load(refresh, outputs=outputs)
+        refresh_button.click(refresh, outputs=outputs)
+        scope.change(choose_scope, inputs=scope, outputs=key)
+        key.change(plot, inputs=[scope, key], outputs=series)
+        button.click(score, inputs=headline, outputs=result, api_name="score")
+        headline.submit(score, inputs=headline, outputs=result)
+    return demo
+
+
+def __getattr__(name: str):
+    # `demo` is built on first access so that importing the module stays free of work
+    if name == "demo":
+        globals()["demo"] = build_demo(default_app())
+        return globals()["demo"]
+    raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    import os
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    __getattr__("demo").launch(server_name="127.0.0.1")

@@ -1,0 +1,143 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from apps.sentiment.pipeline import Monitor
+from tests.apps.sentiment.conftest import BAD, GOOD, feed
+
+pytestmark = pytest.mark.slow
+
+
+def calm_then_burst(path):
+    entries = []
+    for day in range(1, 11):  # calm: one good and one bad Acme item a day
+        entries += [(day, 9, f"Acme {GOOD[day % 6]} this week"), (day, 15, f"Acme {BAD[day % 6]} this week")]
+    entries += [(12, h, f"Acme {BAD[h % 6]} this week") for h in range(8, 14)]  # burst of six on the 12th
+    entries += [(d, h, f"Acme {GOOD[h % 6]} this week") for d in (15, 16) for h in (9, 12, 15)]  # recovery
+    return feed(path, entries)
+
+
+def test_burst_fires_once_resolves_and_is_delivered(monitor_config, tmp_path):
+    monitor = Monitor(monitor_config)
+    report = monitor.ingest([str(calm_then_burst(tmp_path / "f.jsonl"))])
+    assert report.new == 32 and not report.skipped
+    assert [(a["rule"], a["scope_key"]) for a in report.alerts_fired] == [("neg-share", "Acme")]
+    assert report.alerts_fired[0]["at"].day == 12
+    alerts = monitor.store.alerts()
+    assert len(alerts) == 1 and alerts[0]["state"] == "resolved"
+    delivered = [json.loads(l) for l in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    assert [d["event"] for d in delivered] == ["fired", "resolved"]
+    # back-testing the stored history finds the same alert without touching the stored ones
+    replay = monitor.backtest()
+    assert [(a["rule"], a["scope_key"]) for a in replay] == [("neg-share", "Acme")]
+    assert len(monitor.store.alerts()) == 1
+    # ingestion is idempotent
+    again = monitor.ingest([str(tmp_path / "f.jsonl")])
+    assert again.new == 0 and again.duplicates == 32 and not again.alerts_fired
+    assert monitor.store.count("items") == 32 and monitor.store.count("scores") == 32
+    assert monitor.analyse("Acme profit fell this week")["sentiment"]["label"] == "negative"
+    png = monitor.report_png("entity", "Acme", tmp_path / "r.png")
+    assert png.stat().st_size > 1000
+    monitor.close()
+
+
+def test_webhook_down_keeps_alerts_until_delivered(monitor_config, tmp_path):
+    import http.server
+    import socket
+    import threading
+
+    from apps.sentiment.notifiers import WebhookNotifier
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monitor = Monitor(monitor_config).warm_up()
+    monitor.notifiers = [WebhookNotifier(f"http://127.0.0.1:{port}/hook", timeout=1, retries=2, backoff=0.01)]
+    monitor.ingest([str(calm_then_burst(tmp_path / "f.jsonl"))])
+    pending = monitor.store.pending_deliveries()
+    assert len(pending) == 2 and pending[0]["attempts"] == 1 and pending[0]["last_error"]
+
+    received = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", port), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert monitor.deliver() == {"sent": 2, "failed": 0}
+    finally:
+        server.shutdown()
+    assert [r["event"] for r in received] == ["fired", "resolved"] and received[0]["scope_key"] == "Acme"
+    assert monitor.store.pending_deliveries() == []
+    monitor.close()
+
+
+def test_rescore_with_a_new_model(monitor_config, tmp_path, tiny_sentiment):
+    import shutil
+
+    from core.artifacts import update_manifest
+
+    monitor = Monitor(monitor_config)
+    monitor.ingest([str(feed(tmp_path / "f.jsonl", [(1, 9, "Acme profit rose this week")]))])
+    monitor.close()
+    second = tmp_path / "second"
+    shutil.copytree(tiny_sentiment, second)
+    update_manifest(second, created_at="2026-11-01T00:00:00+00:00")
+    monitor_config.sentiment_model = str(second)
+    monitor = Monitor(monitor_config)
+    assert monitor.rescore() == 1 and monitor.rescore() == 0
+    assert monitor.store.count("scores") == 2  # both models' scores are kept
+    monitor.close()
+
+
+def test_kill_during_ingestion_loses_nothing_and_stores_nothing_twice(monitor_config, tmp_path, tiny_sentiment,
+                                                                      tiny_base):
+    entries = [(1 + (n // 100) % 28, n % 24, f"Acme {(GOOD + BAD)[n % 12]} item {n}") for n in range(1200)]
+    path = feed(tmp_path / "big.jsonl", entries)
+    db = monitor_config.path(monitor_config.database)
+    script = f"""
+import sys
+sys.path.insert(0, {str(os.getcwd())!r})
+from apps.sentiment.config import load_monitor_config
+from apps.sentiment.pipeline import Monitor
+Monitor(load_monitor_config({str(tmp_path / 'm.toml')!r})).ingest([{str(path)!r}])
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    import sqlite3
+
+    deadline = time.time() + 120
+    stored = 0
+    while time.time() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                stored = sqlite3.connect(db).execute("SELECT COUNT(*) FROM items").fetchone()[0]
+            except sqlite3.OperationalError:
+                stored = 0
+            if stored >= 100:
+                break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 0 < stored < 1200, "the process must be killed in the middle of ingestion"
+
+    monitor = Monitor(monitor_config)
+    report = monitor.ingest([str(path)])
+    assert report.new == 1200 - report.duplicates
+    assert monitor.store.count("items") == 1200 and monitor.store.count("scores") == 1200
+    orphans = monitor.store.db.execute(
+        "SELECT COUNT(*) FROM items i WHERE NOT EXISTS (SELECT 1 FROM scores s WHERE s.item_uid=i.uid)").fetchone()[0]
+    assert orphans == 0
+    monitor.close()

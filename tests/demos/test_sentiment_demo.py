@@ -1,0 +1,38 @@
+"""The monitor's demo as a user meets it: launched on 127.0.0.1 and driven with gradio_client."""
+
+import pytest
+
+from tests.apps.sentiment.conftest import monitor_config, tiny_sentiment  # noqa: F401 - fixtures
+from tests.apps.sentiment.test_monitor import calm_then_burst
+
+pytestmark = pytest.mark.slow
+
+
+def test_import_builds_nothing():
+    import demos.sentiment as module
+
+    assert "demo" not in vars(module)
+
+
+def test_demo_scores_escapes_and_survives_bad_input(monitor_config, tmp_path):  # noqa: F811
+    from gradio_client import Client
+
+    from apps.sentiment import Monitor
+    from demos.sentiment import build_demo
+
+    monitor = Monitor(monitor_config)
+    monitor.ingest([str(calm_then_burst(tmp_path / "f.jsonl"))])
+    demo = build_demo(monitor)
+    demo.queue()
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(url, verbose=False)
+        good = client.predict("Acme profit rose this week", api_name="/score")
+        assert "positive" in good and "Acme" in good
+        attack = client.predict("<script>alert(1)</script> Acme profit fell this week", api_name="/score")
+        assert "<script>" not in attack and "negative" in attack
+        assert "Type a headline" in client.predict("   ", api_name="/score")
+        assert "2,000 characters" in client.predict("x" * 5000, api_name="/score")
+    finally:
+        demo.close()
+        monitor.close()
