@@ -299,8 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()  # load reports about the new task head are expected
-        if getattr(args, "quiet", False):
-            hf_logging.disable_progress_bar()
+        hf_logging.disable_progress_bar()  # weight-loading bars; the training bar is the Trainer's own
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
