@@ -83,7 +83,7 @@ def _check_range(owner: str, name: str, value, low=None, high=None, low_open=Fal
 class DataConfig:
     """Where the examples come from and how they are split."""
 
-    train: str = field(default="", metadata={"help": "training file (CSV, TSV, JSONL, FPB txt, CoNLL)"})
+    train: str | list[str] = field(default="", metadata={"help": "training file(s): CSV, TSV, JSONL, FPB txt, CoNLL"})
     validation: str = field(default="", metadata={"help": "optional validation file; else carved from train"})
     test: str = field(default="", metadata={"help": "optional test file; else carved from train"})
     format: str = field(default="auto", metadata={"help": "auto (by extension), csv, tsv, jsonl, fpb, conll"})
@@ -99,6 +99,9 @@ class DataConfig:
     leakage: str = field(default="error", metadata={"help": "a text in two splits: error, or drop it from "
                                                             "the earlier split (train, then validation)"})
     exclude: list[str] = field(default_factory=list, metadata={"help": "files whose texts must not be trained on"})
+    exclude_test_parts: list[str] = field(default_factory=list, metadata={
+        "help": "files whose protocol test part (de-duplicated, stratified 80/20 with data.seed) must not be "
+                "trained on: keeps every benchmark test sentence out of a model trained on several sources"})
     max_examples: int = field(default=0, metadata={"help": "use only the first N training examples (0 = all)"})
     fetch: str = field(default="", metadata={"help": "dataset to fetch first when missing (banking77, ml-100k)"})
 

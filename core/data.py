@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 _MAX_PROBLEMS = 50
+PROTOCOL_TEST_SIZE = 0.2  # DATA.md: stratified 80/20 train/test per file
 
 
 @dataclass
@@ -395,11 +396,15 @@ def load_examples(config: DataConfig, task: str, resolve=lambda p: Path(p),
     """
     if not config.train:
         raise DataError("data.train is not set", fix="set [data] train = 'path/to/file' in the config")
-    if config.fetch and not resolve(config.train).is_file():
+    train_files = [config.train] if isinstance(config.train, str) else list(config.train)
+    if config.fetch and not all(resolve(f).is_file() for f in train_files):
         fetch_dataset(config.fetch)
-    train_path = resolve(config.train)
-    train = load_file(train_path, config, task)
-    summary: dict = {"files": {"train": str(train_path)}, "duplicates_dropped": 0, "excluded": 0}
+    train = None
+    for value in train_files:
+        part = load_file(resolve(value), config, task)
+        train = part if train is None else train.concat(part)
+    summary: dict = {"files": {"train": ", ".join(str(resolve(f)) for f in train_files)},
+                     "duplicates_dropped": 0, "excluded": 0}
     train, dropped = _dedupe(train, config.duplicates)
     summary["duplicates_dropped"] += dropped
 
@@ -411,10 +416,13 @@ def load_examples(config: DataConfig, task: str, resolve=lambda p: Path(p),
             path = resolve(value)
             explicit[name], dropped = _dedupe(load_file(path, config, task), config.duplicates)
             summary["files"][name] = str(path)
-    if config.exclude:
+    if config.exclude or config.exclude_test_parts:
         excluded: set[str] = set()
         for value in config.exclude:
             excluded.update(load_file(resolve(value), config, task).keys())
+        for value in config.exclude_test_parts:
+            whole, _ = _dedupe(load_file(resolve(value), config, task), "drop")
+            excluded.update(split_examples(whole, PROTOCOL_TEST_SIZE, 0.0, config.seed, task)["test"].keys())
         train, n = _drop_keys(train, excluded)
         summary["excluded"] = n
 

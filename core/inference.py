@@ -8,6 +8,7 @@ CUDA where it does not work is an error, never a quiet fall-back to the CPU.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -206,6 +207,24 @@ def _identity_model_bytes() -> bytes:
     return model.SerializeToString()
 
 
+@functools.lru_cache(maxsize=1)
+def _cuda_usable() -> bool:
+    """Whether an ONNX Runtime session really runs on CUDA here (probed once per process, quietly)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    ort.set_default_logger_severity(4)  # a failed CUDA load is the answer here, not an error to print
+    try:
+        session = ort.InferenceSession(_identity_model_bytes(), options,
+                                       providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
+        return session.get_providers()[0] == "CUDAExecutionProvider"
+    except Exception:  # noqa: BLE001
+        return False
+    finally:
+        ort.set_default_logger_severity(2)  # onnxruntime's default
+
+
 class OnnxPredictor(Predictor):
     backend = "onnx"
 
@@ -218,8 +237,14 @@ class OnnxPredictor(Predictor):
         cuda_listed = "CUDAExecutionProvider" in available
         if device not in ("auto", "cuda", "cpu"):
             raise ConfigError(f"device={device!r}; expected auto, cuda or cpu")
+        asked = device
+        if device == "auto":
+            # onnxruntime-gpu lists CUDA even where its libraries cannot load: probe before choosing
+            device = "cuda" if cuda_listed and _cuda_usable() else "cpu"
+            if cuda_listed and device == "cpu":
+                log.info("CUDA execution provider listed but not usable; running on the CPU")
         if precision == "auto":
-            want_gpu = device == "cuda" or (device == "auto" and cuda_listed)
+            want_gpu = device == "cuda"
             precision = "fp16" if want_gpu and self._file("fp16").is_file() else (
                 "int8" if not want_gpu and self._file("int8").is_file() else "fp32")
         if precision not in ONNX_FILES:
@@ -232,24 +257,24 @@ class OnnxPredictor(Predictor):
         if threads:
             options.intra_op_num_threads = threads
         session = None
-        if device in ("cuda", "auto") and cuda_listed:
+        if device == "cuda" and cuda_listed:
             try:
                 session = ort.InferenceSession(str(path), options, providers=["CUDAExecutionProvider",
                                                                               "CPUExecutionProvider"])
             except Exception as exc:  # noqa: BLE001
-                if device == "cuda":
+                if asked == "cuda":
                     raise SuiteError(f"CUDA was asked for but onnxruntime could not use it: {exc}") from exc
             if session is not None and session.get_providers()[0] != "CUDAExecutionProvider":
-                if device == "cuda":
+                if asked == "cuda":
                     raise SuiteError("CUDA was asked for but onnxruntime fell back to the CPU (CUDA or cuDNN "
                                      "libraries missing). Fix: pip install 'ftsuite[gpu]', or use device='cpu'")
                 session = None
-        if device == "cuda" and session is None:
+        if asked == "cuda" and session is None:
             raise SuiteError("CUDA was asked for but this onnxruntime has no CUDAExecutionProvider. "
                              "Fix: pip install onnxruntime-gpu (and 'ftsuite[gpu]'), or use device='cpu'")
         if session is None:
-            if device == "auto" and cuda_listed:
-                log.info("CUDA execution provider listed but not usable; running on the CPU")
+            if device == "cuda":
+                log.info("auto: the CUDA session failed; running on the CPU")
             try:
                 session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
             except Exception as exc:  # noqa: BLE001 - a corrupt graph surfaces here

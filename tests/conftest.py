@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("FTSUITE_DATA", REPO.parent / "shared" / "data"))
 
 
-def shared_data(*parts: str) -> Path:
+def shared_data(*parts: str) -> Path:  # noqa: D401
     """A path under ../shared/data. Missing data fails under CI=true and skips elsewhere."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
