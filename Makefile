@@ -1,12 +1,15 @@
-# The README's two commands: `make run` (set up, build the default models, print their reports)
-# and `make test` (set up, run the tests). A machine with a GPU runs them with CONSTRAINTS= so that
-# pip takes the CUDA build of torch instead of the pinned CPU one.
+# The README's two commands: `make run` (set up, build the default models, export them to ONNX,
+# launch the demo hub) and `make test` (set up, run the tests). A machine with a GPU runs them with
+# CONSTRAINTS= so that pip takes the CUDA build of torch instead of the pinned CPU one.
 PYTHON ?= python3
 VENV ?= .venv
 CONSTRAINTS ?= -c constraints-cpu.txt
+FTSUITE = $(VENV)/bin/ftsuite
+export FTSUITE_HOME ?= .ftsuite
 DEFAULT_MODELS = configs/sentiment-sample.toml configs/intents-quick.toml
+SERVED = sentiment-sample intents embedder-minilm
 
-.PHONY: setup run test test-all bench
+.PHONY: setup run models test bench
 
 $(VENV)/.installed: pyproject.toml constraints-cpu.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +19,17 @@ $(VENV)/.installed: pyproject.toml constraints-cpu.txt
 
 setup: $(VENV)/.installed
 
-run: setup
-	$(VENV)/bin/ftsuite up --quiet $(DEFAULT_MODELS)
+# Build what is missing (a second run reuses it), export each served model to int8 ONNX once.
+models: setup
+	$(FTSUITE) up --quiet $(DEFAULT_MODELS)
+	$(FTSUITE) models embedder minilm
+	@for name in $(SERVED); do \
+	  test -f $(FTSUITE_HOME)/artifacts/$$name/onnx/model.int8.onnx || \
+	  $(FTSUITE) export $(FTSUITE_HOME)/artifacts/$$name --int8 --quiet || exit 1; \
+	done
+
+run: models
+	$(FTSUITE) hub
 
 test: setup
 	$(VENV)/bin/python -m pytest

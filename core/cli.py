@@ -180,6 +180,11 @@ def cmd_models(args) -> int:
     if args.action == "fetch":
         print(f"{args.name}: {fetch_base(args.name)}")
         return 0
+    if args.action == "embedder":
+        from .embedding import base_embedder_artifact
+
+        print(base_embedder_artifact(args.name))
+        return 0
     for name, path in available_bases().items():
         print(f"{name:8} {'ok     ' if path else 'missing'} {BASES[name].description}")
         if not path:
@@ -259,8 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_doctor)
 
-    p = sub.add_parser("models", help="list or fetch base models")
-    p.add_argument("action", choices=["list", "fetch"])
+    p = sub.add_parser("models", help="list or fetch base models; 'embedder NAME' wraps a base as an embedder artifact")
+    p.add_argument("action", choices=["list", "fetch", "embedder"])
     p.add_argument("name", nargs="?", default="mpnet")
     p.set_defaults(func=cmd_models)
 

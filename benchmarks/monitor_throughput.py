@@ -1,0 +1,111 @@
+"""End-to-end throughput of the news monitor, and the time from an item's arrival to its alert.
+
+1. Throughput: the sample feed, repeated with fresh urls (and shifted a month per copy), goes
+   through parse, de-duplicate, entities, topics, sentiment score, store, aggregate and rules.
+2. Arrival to alert: `run` mode polls a watched folder every second; the burst is fed up to its
+   last-but-one item, then the item that tips the rule is dropped into the folder as a new file,
+   and the clock runs until the alert is in the store.
+3. The sample month through the shipped rules: which alerts fire (only the scripted burst should).
+
+    .venv/bin/python benchmarks/monitor_throughput.py [--copies 10] [--backend onnx|torch]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--copies", type=int, default=10)
+    parser.add_argument("--backend", default="auto")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from apps.sentiment import Monitor, load_monitor_config
+
+    rows = [json.loads(l) for l in (REPO / "data/samples/news_feed.jsonl").read_text().splitlines()]
+    tmp = Path(tempfile.mkdtemp(prefix="monitor-bench-"))
+    feed = tmp / "feed.jsonl"
+    with open(feed, "w") as handle:
+        for copy in range(args.copies):
+            for n, row in enumerate(rows):
+                moment = dt.datetime.fromisoformat(row["published"].replace("Z", "+00:00")) + dt.timedelta(days=31 * copy)
+                handle.write(json.dumps({**row, "url": f"{row['url']}?copy={copy}", "published": moment.isoformat()}) + "\n")
+    config = load_monitor_config(REPO / "configs/monitor-sample.toml",
+                                 {"database": str(tmp / "t.db"), "backend": args.backend,
+                                  "notifiers": [{"kind": "file", "path": str(tmp / "alerts.jsonl")}]})
+    monitor = Monitor(config).warm_up()
+    describe = monitor.sentiment.describe()
+    monitor.ingest([str(REPO / "data/samples/feed.xml")])  # warm the graphs before the clock starts
+    started = time.perf_counter()
+    report = monitor.ingest([str(feed)])
+    seconds = time.perf_counter() - started
+    throughput = report.read / seconds
+    monitor.close()
+
+    # 2. arrival to alert in run mode
+    watched = tmp / "inbox"
+    watched.mkdir()
+    burst_day = "2026-10-27"
+    history = [r for r in rows if r["published"] < burst_day + "T17:20"]
+    trigger = [r for r in rows if r["published"] >= burst_day + "T17:20"][:1]
+    config = load_monitor_config(REPO / "configs/monitor-sample.toml",
+                                 {"database": str(tmp / "run.db"), "backend": args.backend, "poll_interval": "1s",
+                                  "sources": [str(watched)], "notifiers": [{"kind": "file", "path": str(tmp / "a2.jsonl")}]})
+    monitor = Monitor(config).warm_up()
+    (watched / "0-history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history))
+    stop = threading.Event()
+    thread = threading.Thread(target=monitor.run, args=(stop,), daemon=True)
+    thread.start()
+    deadline = time.time() + 120
+    while time.time() < deadline and monitor.store.count("items") < len(history):
+        time.sleep(0.1)
+    fired_before = monitor.store.count("alerts")
+    arrived = time.perf_counter()
+    (watched / "1-new.jsonl").write_text("".join(json.dumps(r) + "\n" for r in trigger))
+    latency = None
+    while time.time() < deadline:
+        if monitor.store.count("alerts") > fired_before:
+            latency = time.perf_counter() - arrived
+            break
+        time.sleep(0.02)
+    stop.set()
+    thread.join(timeout=10)
+    monitor.close()
+
+    # 3. the sample month through the shipped rules
+    config = load_monitor_config(REPO / "configs/monitor-sample.toml",
+                                 {"database": str(tmp / "sample.db"), "backend": args.backend, "notifiers": []})
+    monitor = Monitor(config)
+    sample = monitor.ingest()
+    fired = [(a["rule"], a["scope_key"], a["at"].strftime("%Y-%m-%d %H:%M")) for a in sample.alerts_fired]
+    monitor.close()
+
+    result = {
+        "items": report.read, "seconds": round(seconds, 2), "items_per_s": round(throughput, 1),
+        "alerts_fired": len(report.alerts_fired), "arrival_to_alert_s": round(latency, 2) if latency else None,
+        "poll_interval_s": 1.0, "sample_month_alerts": fired, "sentiment": describe,
+        "ner": "off" if not Path(str(config.path(config.ner_model))).is_dir() else "on",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d"),
+    }
+    print(json.dumps(result, indent=2))
+    out = REPO / "benchmarks" / "results" / "monitor_throughput.jsonl"
+    with open(out, "a") as handle:
+        handle.write(json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The runtime over exported graphs: broken files, provider selection, bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import copy_artifact
+
+
+@pytest.fixture
+def exported_copy(exported, tmp_path):
+    return copy_artifact(exported("text_classification")[0], tmp_path / "artifact")
+
+
+def test_corrupt_graph_names_the_file_and_the_rebuild_command(exported_copy):
+    from core.errors import ModelNotFoundError
+    from core.inference import load_predictor
+
+    graph = exported_copy / "onnx" / "model.onnx"
+    graph.write_bytes(b"this is not a protobuf")
+    with pytest.raises(ModelNotFoundError) as caught:
+        load_predictor(exported_copy, backend="onnx", device="cpu", precision="fp32")
+    assert str(graph) in str(caught.value) and f"ftsuite export {exported_copy}" in str(caught.value)
+
+
+def test_missing_graph_names_the_file_and_the_flag(exported_copy):
+    from core.errors import ModelNotFoundError
+    from core.inference import load_predictor
+
+    graph = exported_copy / "onnx" / "model.int8.onnx"
+    graph.unlink()
+    with pytest.raises(ModelNotFoundError) as caught:
+        load_predictor(exported_copy, backend="onnx", device="cpu", precision="int8")
+    assert str(graph) in str(caught.value) and f"ftsuite export {exported_copy} --int8" in str(caught.value)
+    # auto precision on the CPU takes what is there
+    assert load_predictor(exported_copy, backend="onnx", device="cpu").precision == "fp32"
+
+
+def _cuda_works() -> bool:
+    from exports.onnx_export import cuda_works
+
+    return cuda_works()[0]
+
+
+def test_cuda_that_does_not_work_is_an_error_not_a_fallback(exported):
+    from core.errors import SuiteError
+    from core.inference import load_predictor
+
+    if _cuda_works():
+        pytest.skip("CUDA works here: the no-fallback rule is about machines without it")
+    artifact, _ = exported("text_classification")
+    with pytest.raises(SuiteError, match="CUDA"):
+        load_predictor(artifact, backend="onnx", device="cuda", precision="fp32")
+    with pytest.raises(SuiteError, match="CUDA"):
+        load_predictor(artifact, backend="torch", device="cuda")
+
+
+def test_auto_reports_the_provider_it_chose(exported):
+    from core.inference import load_predictor
+
+    artifact, _ = exported("text_classification")
+    predictor = load_predictor(artifact)  # auto backend, device and precision
+    described = predictor.describe()
+    assert described["backend"] == "onnx"
+    if not _cuda_works():
+        assert described["provider"] == "CPUExecutionProvider" and described["device"] == "cpu"
+        assert described["precision"] == "int8"  # the CPU graph when one was exported
+
+
+def test_bad_inputs(exported):
+    from core.errors import DataError
+    from core.inference import load_predictor
+
+    predictor = load_predictor(exported("text_classification")[0], backend="onnx", device="cpu")
+    assert predictor.predict([]) == []
+    with pytest.raises(DataError, match=r"texts\[1\] is an empty string"):
+        predictor.predict(["fine", "  "])
+    with pytest.raises(DataError, match=r"texts\[0\] is int"):
+        predictor.predict([3])
+    with pytest.raises(DataError, match="is NoneType"):
+        predictor.predict([None])
+    long, short = predictor.predict(["profit rose " * 100, "profit rose"])
+    assert long["truncated"] is True and "truncated" not in short
+    assert set(long["scores"]) == set(predictor.labels)
+    pair = load_predictor(exported("pair_scoring")[0], backend="onnx", device="cpu")
+    with pytest.raises(DataError, match="pairs="):
+        pair.predict(["a question"])
+    with pytest.raises(DataError, match="1 texts but 2 pairs"):
+        pair.predict(["a question"], ["one", "two"])
