@@ -297,7 +297,11 @@ def _register_plugins(sub) -> None:
 def main(argv: list[str] | None = None) -> int:
     _offline_env()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "command", None) == "predict" and not any(e.startswith("-") for e in extra):
+        args.texts += extra  # texts after options: ftsuite predict ART --backend onnx "text"
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:

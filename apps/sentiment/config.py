@@ -26,6 +26,8 @@ class MonitorConfig:
     embedder: str = field(default="minilm", metadata={"help": "base name or sentence-embedding artifact"})
     backend: str = "auto"
     batch_size: int = 64
+    read: str = field(default="title", metadata={"help": "what the models read: title (fast; headline-style "
+                                                         "training data) or title_summary"})
     poll_interval: str = "60s"
     topic_threshold: float = 0.5
     topics: dict[str, list[str]] = field(default_factory=dict)
@@ -36,6 +38,8 @@ class MonitorConfig:
     def __post_init__(self):
         if self.backend not in ("auto", "torch", "onnx"):
             raise ConfigError(f"backend = {self.backend!r}; expected auto, torch or onnx")
+        if self.read not in ("title", "title_summary"):
+            raise ConfigError(f"read = {self.read!r}; expected title or title_summary")
         if not 0.0 < self.topic_threshold < 1.0:
             raise ConfigError("topic_threshold must be between 0 and 1")
         if self.batch_size < 1:

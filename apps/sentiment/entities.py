@@ -103,9 +103,11 @@ class EntityExtractor:
     def ner_enabled(self) -> bool:
         return self.ner is not None
 
-    def extract(self, texts: list[str]) -> list[list[Mention]]:
+    def extract(self, texts: list[str], ner_texts: list[str] | None = None) -> list[list[Mention]]:
+        """Mentions per text; NER (the costly part) may read shorter ``ner_texts`` (e.g. headlines)."""
         results = []
-        ner_out = self.ner.predict([t.split() for t in texts]) if (self.ner is not None and texts) else None
+        ner_texts = texts if ner_texts is None else ner_texts
+        ner_out = self.ner.predict([t.split() for t in ner_texts]) if (self.ner is not None and texts) else None
         for i, text in enumerate(texts):
             mentions: dict[str, Mention] = {}
             for company in self.watchlist.find(text):
@@ -115,7 +117,7 @@ class EntityExtractor:
                 name = company.name if company else f"${ticker.upper()}"
                 mentions.setdefault(name, Mention(name, "cashtag", company is not None))
             if ner_out is not None:
-                words = text.split()
+                words = ner_texts[i].split()
                 for span in ner_out[i]["entities"]:
                     if span["type"] not in self.ner_types:
                         continue

@@ -205,9 +205,9 @@ class Monitor:
         size = max(self.config.batch_size, 1)
         for start in range(0, len(fresh), size):
             batch = fresh[start:start + size]
-            texts = [i.text for i in batch]
+            texts = [self._model_text(i) for i in batch]
             scores = self.score_texts(texts)
-            mentions = self.entities.extract(texts)
+            mentions = self.entities.extract([i.text for i in batch], ner_texts=texts)
             topics = self.topics.assign(texts)
             records = [{"item": i, "sentiment": s, "mentions": m, "topics": t}
                        for i, s, m, t in zip(batch, scores, mentions, topics)]
@@ -216,6 +216,9 @@ class Monitor:
             report.alerts_fired += fired
             report.alerts_resolved += resolved
         return report
+
+    def _model_text(self, item: Item) -> str:
+        return item.title if self.config.read == "title" else item.text
 
     # ------------------------------------------------------------------ rules
     def _scope_keys(self, rule: Rule, record: dict) -> list[str]:
@@ -322,8 +325,8 @@ class Monitor:
             rows = self.store.items_without_score(self.model_id, batch)
             if not rows:
                 return done
-            texts = [Item(title=r["title"], summary=r["summary"], published=from_ts(r["published"]),
-                          uid=r["uid"]).text for r in rows]
+            texts = [self._model_text(Item(title=r["title"], summary=r["summary"],
+                                           published=from_ts(r["published"]), uid=r["uid"])) for r in rows]
             self.store.put_scores(self.model_id, [(r["uid"], s) for r, s in zip(rows, self.score_texts(texts))])
             done += len(rows)
 

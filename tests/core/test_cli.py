@@ -57,3 +57,22 @@ def test_train_predict_evaluate_round_trip(tiny_base, sentiment_csv, tmp_path, c
     bad = write_csv(tmp_path / "bad.csv", [("x", "neutral")])
     assert main(["evaluate", str(art), "--data", str(bad)]) == 2
     assert "unknown label 'neutral'" in capsys.readouterr().err
+
+
+def test_predict_texts_may_follow_options(monkeypatch):
+    import core.cli as cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "cmd_predict", lambda args: seen.setdefault("texts", args.texts) and 0)
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _rebind(parser(), cli.cmd_predict))
+    assert cli.main(["predict", "ART", "first", "--backend", "onnx", "second"]) == 0
+    assert seen["texts"] == ["first", "second"]
+    with pytest.raises(SystemExit):
+        cli.main(["doctor", "--nope"])  # unknown options still stop with a usage error
+
+
+def _rebind(parser, func):
+    for action in parser._subparsers._group_actions:
+        action.choices["predict"].set_defaults(func=func)
+    return parser
