@@ -62,7 +62,8 @@ def expand_path(value: str | os.PathLike | None, base_dir: Path | None = None) -
         if name not in os.environ:
             hint = " (the shared datasets, e.g. FTSUITE_DATA=../shared/data)" if name == "FTSUITE_DATA" else ""
             raise ConfigError(f"path '{text}' uses ${{{name}}}, which is not set. Fix: export {name}=...{hint}")
-        return os.environ[name]
+        # a relative value (FTSUITE_DATA=../shared/data) means relative to where the user is
+        return str(Path(os.environ[name]).expanduser().resolve())
 
     path = Path(_VAR.sub(sub, text)).expanduser()
     if not path.is_absolute() and base_dir is not None:

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from core.config import DataConfig, ExperimentConfig, TrainConfig, expand_path, load_config
@@ -52,6 +54,8 @@ def test_missing_variable_says_how_to_set_it(monkeypatch):
         expand_path("${FTSUITE_DATA}/fpb.txt")
     monkeypatch.setenv("FTSUITE_DATA", "/data")
     assert str(expand_path("${FTSUITE_DATA}/fpb.txt")) == "/data/fpb.txt"
+    monkeypatch.setenv("FTSUITE_DATA", "rel/data")  # relative to the working directory, not the config
+    assert expand_path("${FTSUITE_DATA}/f.txt", Path("/configs")) == Path.cwd() / "rel" / "data" / "f.txt"
 
 
 def test_missing_config_file_is_a_config_error(tmp_path):
