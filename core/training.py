@@ -232,8 +232,11 @@ def train_model(config: ExperimentConfig, output: str | Path | None = None, pare
         torch.cuda.reset_peak_memory_stats()
 
     # 3. fit, resuming from the last checkpoint when asked and one exists
-    resume = t_cfg.resume and any(work_dir.glob("checkpoint-*"))
-    train_output = trainer.train(resume_from_checkpoint=True if resume else None)
+    # a checkpoint is complete once its trainer_state.json exists (the Trainer writes it last)
+    checkpoints = sorted((p.parent for p in work_dir.glob("checkpoint-*/trainer_state.json")),
+                         key=lambda p: int(p.name.split("-")[-1]))
+    resumed_from = checkpoints[-1] if (t_cfg.resume and checkpoints) else None
+    train_output = trainer.train(resume_from_checkpoint=str(resumed_from) if resumed_from else None)
     wall = time.time() - started
     history = [h for h in trainer.state.log_history if "loss" in h or "eval_loss" in h]
 
@@ -263,6 +266,7 @@ def train_model(config: ExperimentConfig, output: str | Path | None = None, pare
                 "wall_seconds": round(wall, 1),
                 "epochs_run": round(float(trainer.state.epoch or 0), 2),
                 "global_steps": int(train_output.global_step),
+                "resumed_from": resumed_from.name if resumed_from else None,
                 "best_checkpoint_metric": trainer.state.best_metric,
                 "peak_memory_mb": _peak_memory_mb(),
                 "device": "cuda" if torch.cuda.is_available() else "cpu",

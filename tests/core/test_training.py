@@ -117,3 +117,37 @@ def test_device_cuda_without_a_gpu_is_an_error(tiny_base, sentiment_csv):
     manifest = train_model(tiny_config(sentiment_csv, tiny_base, max_steps=1))
     with pytest.raises(SuiteError, match="CUDA"):
         load_predictor(manifest.path, backend="torch", device="cuda")
+
+
+def test_killed_run_leaves_no_artifact_and_resumes_from_its_checkpoint(tiny_base, sentiment_csv, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = tmp_path / "c.toml"
+    config.write_text(f'name = "resume"\n[data]\ntrain = "{sentiment_csv}"\n[model]\nbase = "{tiny_base}"\n'
+                      "[train]\nmax_steps = 400\nbatch_size = 4\neval_every = 5\nprogress = false\n")
+    output = tmp_path / "art"
+    work = tmp_path / ".art.work"
+    cmd = [sys.executable, "-m", "core.cli", "train", str(config), "--output", str(output), "--quiet"]
+    proc = subprocess.Popen(cmd, env={**os.environ, "FTSUITE_HOME": str(tmp_path / "home")})
+    deadline = time.time() + 180
+    while time.time() < deadline and not list(work.glob("checkpoint-*/trainer_state.json")):
+        time.sleep(0.2)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not output.exists(), "a killed run must not leave an artifact"
+    done = list(work.glob("checkpoint-*"))
+    assert done, "the run should have written a checkpoint before it was killed"
+
+    result = subprocess.run(cmd + ["--resume", "--set", "train.max_steps=10"], capture_output=True, text=True,
+                            env={**os.environ, "FTSUITE_HOME": str(tmp_path / "home")})
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = read_manifest(output)
+    assert manifest["training"]["resumed_from"] in {p.name for p in done} | {
+        f"checkpoint-{n}" for n in range(5, 401, 5)}
+    assert int(manifest["training"]["resumed_from"].split("-")[1]) >= 5
+    assert not work.exists()
