@@ -179,6 +179,8 @@ class TrainConfig:
     metric: str = field(default="macro_f1", metadata={"help": "validation metric that picks the best checkpoint"})
     eval_every: int = field(default=0, metadata={"help": "evaluate every N steps; 0 = once per epoch"})
     seed: int = 42
+    group_by_length: bool = field(default=True, metadata={"help": "batch examples of similar length together "
+                                                                 "(less padding, faster on short texts)"})
     precision: str = field(default="auto", metadata={"help": "auto (bf16/fp16 on GPU), fp32, fp16, bf16"})
     resume: bool = False
     progress: bool = True

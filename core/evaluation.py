@@ -163,7 +163,10 @@ def format_report(metrics: dict, title: str) -> str:
             if key in metrics:
                 lines.append(f"{key:<{width}}{metrics[key]:>10.4f}")
         lines.append("")
-        lines.append(confusion_text(metrics["confusion_matrix"], metrics["labels"]))
+        if len(metrics["labels"]) <= 20:
+            lines.append(confusion_text(metrics["confusion_matrix"], metrics["labels"]))
+        else:  # a 77 x 77 table of text helps nobody: the picture and the manifest hold it
+            lines.append(f"confusion matrix: {len(metrics['labels'])} labels, see confusion.png and manifest.json")
         return "\n".join(lines)
     for key, value in metrics.items():
         if isinstance(value, (int, float)):

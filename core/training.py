@@ -380,7 +380,8 @@ def _task_trainer(config, task, model, tokenizer, splits, labels, work_dir, prog
     if metric not in known:
         raise ConfigError(f"train.metric = {t.metric!r} is not reported for {task.name}; use one of {sorted(known)}")
     args = TrainingArguments(**_common_args(config, work_dir, val_rows is not None, progress, metric,
-                                            metric != "loss", len(train_rows)))
+                                            metric != "loss", len(train_rows)),
+                             train_sampling_strategy="group_by_length" if t.group_by_length else "random")
     return FTTrainer(
         model=model,
         args=args,

@@ -35,7 +35,7 @@ def _items_html(rows: list[dict]) -> str:
     """The newest items as a table; every feed string is escaped (feeds are untrusted input)."""
     if not rows:
         return "<p>No items yet: ingest a feed with <code>ftsuite monitor ingest</code>.</p>"
-    out = ["<table style='width:100%;border-collapse:collapse;font-size:13px'>",
+    out = ["<div style='max-height:560px;overflow-y:auto'><table style='width:100%;border-collapse:collapse;font-size:13px'>",
            "<tr><th align=left>published (UTC)</th><th align=left>headline</th><th>sentiment</th>"
            "<th align=left>entities</th><th align=left>topics</th></tr>"]
     for r in rows:
@@ -46,7 +46,7 @@ def _items_html(rows: list[dict]) -> str:
             f"<td>{html.escape(r['title'])}<br><small>{html.escape(r.get('source') or '')}</small></td>"
             f"<td align=center>{html.escape(score)}</td><td>{html.escape(r.get('entities') or '')}</td>"
             f"<td>{html.escape(r.get('topics') or '')}</td></tr>")
-    out.append("</table>")
+    out.append("</table></div>")
     return "".join(out)
 
 
