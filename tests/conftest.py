@@ -34,28 +34,27 @@ def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("FTSUITE_HOME", str(tmp_path / "home"))
 
 
-@pytest.fixture(scope="session")
-def minilm_path() -> str:
-    from core.basemodels import resolve_base
-
-    return resolve_base("minilm")
-
-
-@pytest.fixture(scope="session")
-def tiny_base(tmp_path_factory, minilm_path) -> str:
+def make_tiny_bert(folder: Path, initializer_range: float = 0.02) -> str:
     """A randomly initialised 2-layer BERT (hidden 32) with MiniLM's tokenizer: a real model
     folder that loads like any Hugging Face base but trains in milliseconds."""
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    tokenizer = AutoTokenizer.from_pretrained(minilm_path)
+    from core.basemodels import resolve_base
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_base("minilm"))
     config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128,
+                        initializer_range=initializer_range)
     torch.manual_seed(0)
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory) -> str:
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 POSITIVE = ["profit rose sharply", "sales grew strongly this quarter", "the company won a large order",

