@@ -88,7 +88,7 @@ def _series_figure(monitor: Monitor, scope: str, key: str):
     ax2.plot(days, [-(r["share_negative"]) if r["share_negative"] is not None else float("nan") for r in rows],
              color="#c0392b", linestyle="--", linewidth=1)
     ax2.set_ylim(-1.05, 1.05)
-    ax2.set_ylabel("mean score (blue), -share negative (red)")
+    ax2.set_ylabel("mean score (blue)\n- share negative (red)")
     ax.set_title(f"{key}: volume and sentiment per day")
     fig.autofmt_xdate()
     fig.tight_layout()
