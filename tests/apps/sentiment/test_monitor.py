@@ -141,3 +141,31 @@ Monitor(load_monitor_config({str(tmp_path / 'm.toml')!r})).ingest([{str(path)!r}
         "SELECT COUNT(*) FROM items i WHERE NOT EXISTS (SELECT 1 FROM scores s WHERE s.item_uid=i.uid)").fetchone()[0]
     assert orphans == 0
     monitor.close()
+
+
+def test_ner_finds_organisations_beyond_the_watch_list(tiny_base, tmp_path, monitor_config):
+    """A tiny NER model that has learnt 'X Holdings' = ORG feeds mentions outside the watch-list."""
+    from apps.sentiment.entities import EntityExtractor, Watchlist
+    from core.inference import load_predictor
+    from core.training import train_model
+    from tests.conftest import tiny_config
+
+    names = ["Zentor", "Mavri", "Quelp", "Borlin", "Tasko", "Vimmer", "Crandal", "Ostrel"]
+    lines = []
+    prefixes = [[], ["Shares", "of"], ["Acme", "Corp", "and"], ["Analysts", "say"]]
+    for i in range(128):  # every sentence different: 8 names x 4 verbs x 4 openings
+        name = names[i % 8]
+        verb = ["raised", "cut", "kept", "reviewed"][(i // 8) % 4]
+        before = [f"{w} O" for w in prefixes[(i // 32) % 4]]
+        lines += before + [f"{name} B-ORG", "Holdings I-ORG", f"{verb} O", "its O", "outlook O", ""]
+    data = tmp_path / "ner.conll"
+    data.write_text("\n".join(lines))
+    manifest = train_model(tiny_config(data, tiny_base, task="token_classification", max_steps=90,
+                                       learning_rate=5e-3, batch_size=16), output=tmp_path / "ner")
+    assert manifest["metrics"]["test"]["f1"] >= 0.9, manifest["metrics"]["test"]
+    extractor = EntityExtractor(Watchlist.from_csv(monitor_config.path(monitor_config.watchlist)),
+                                load_predictor(manifest.path, backend="torch"))
+    mentions = extractor.extract(["Acme Corp and Quelp Holdings cut its outlook"])[0]
+    found = {(m.entity, m.kind, m.on_watchlist) for m in mentions}
+    assert ("Acme", "watchlist", True) in found
+    assert ("Quelp Holdings", "ner", False) in found
