@@ -196,7 +196,6 @@ def onnx_providers() -> dict[str, str]:
 
 
 def _identity_model_bytes() -> bytes:
-    import onnx
     from onnx import TensorProto, helper
 
     node = helper.make_node("Identity", ["x"], ["y"])

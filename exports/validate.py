@@ -221,7 +221,7 @@ class Comparison:
 def compare(task: str, output_name: str, reference: list[np.ndarray], candidate: list[np.ndarray],
             batches: list[dict[str, np.ndarray]]) -> Comparison:
     """Largest and mean absolute difference over real tokens, and agreement of the decisions."""
-    diffs, means, agree, total, worst, worst_text, offset = [], [], 0.0, 0, -1.0, 0, 0
+    means, agree, total, worst, worst_text, offset = [], 0.0, 0, -1.0, 0, 0
     rows = 0
     width = None
     for ref, out, batch in zip(reference, candidate, batches):

@@ -7,7 +7,6 @@ a month of history fires the alerts it would have fired then.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 import time

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from apps.sentiment.entities import Company, EntityExtractor, Watchlist
+from apps.sentiment.entities import EntityExtractor, Watchlist
 from apps.sentiment.items import Item, Skipped, read_source
 from core.errors import DataError
 
