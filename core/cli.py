@@ -54,7 +54,7 @@ def cmd_evaluate(args) -> int:
 
     from .artifacts import read_manifest
     from .config import DataConfig
-    from .data import _check_labels, load_file
+    from .data import check_labels, load_file
     from .evaluation import evaluate_predictor
     from .inference import load_predictor
 
@@ -67,7 +67,7 @@ def cmd_evaluate(args) -> int:
             changes[key] = getattr(args, key)
     config = replace(config, **changes)
     examples = load_file(args.data, config, manifest["task"])
-    _check_labels(examples, manifest.get("labels", []), manifest["task"])
+    check_labels(examples, manifest.get("labels", []), manifest["task"])
     predictor = load_predictor(args.artifact, backend=args.backend, device=args.device, precision=args.precision)
     metrics = evaluate_predictor(predictor, examples)
     print(json.dumps({"artifact": str(args.artifact), "data": str(args.data), **predictor.describe(),
@@ -77,9 +77,9 @@ def cmd_evaluate(args) -> int:
 
 def _read_inputs(path: Path) -> list[tuple[int, str | None, str | None, str | None]]:
     """``(line, text, pair, error)`` per input line: plain text, JSONL or CSV with a ``text`` field."""
-    from .data import _read_lines
+    from .data import read_lines
 
-    lines = _read_lines(path, "utf-8")
+    lines = read_lines(path, "utf-8")
     suffix = path.suffix.lower()
     rows = []
     if suffix in (".jsonl", ".ndjson"):

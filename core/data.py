@@ -29,6 +29,8 @@ __all__ = [
     "normalise_text",
     "split_examples",
     "check_leakage",
+    "check_labels",
+    "read_lines",
     "fingerprint",
     "fetch_dataset",
     "DATASETS",
@@ -117,7 +119,7 @@ def _detect_format(path: Path, fmt: str) -> str:
     )
 
 
-def _read_lines(path: Path, encoding: str) -> list[str]:
+def read_lines(path: Path, encoding: str) -> list[str]:
     """Decode line by line so that undecodable bytes are reported with their line number."""
     if not path.is_file():
         raise DataError([(str(path), None, None, "file not found")], fix="check the path in the config")
@@ -149,7 +151,7 @@ def _check_text(value, path, line, column, problems):
 
 
 def _read_table(path: Path, fmt: str, config: DataConfig, task: str) -> Examples:
-    lines = _read_lines(path, "utf-8")
+    lines = read_lines(path, "utf-8")
     rows: list[tuple[int, dict]] = []
     problems = []
     if fmt == "jsonl":
@@ -233,7 +235,7 @@ def _read_table(path: Path, fmt: str, config: DataConfig, task: str) -> Examples
 def _read_fpb(path: Path, config: DataConfig) -> Examples:
     """Financial PhraseBank: ``sentence@label`` per line, ISO-8859-1."""
     texts, labels, origins, problems = [], [], [], []
-    for number, line in enumerate(_read_lines(path, "iso-8859-1"), start=1):
+    for number, line in enumerate(read_lines(path, "iso-8859-1"), start=1):
         line = line.strip()
         if not line:
             continue
@@ -254,7 +256,7 @@ def _read_conll(path: Path, config: DataConfig) -> Examples:
     """CoNLL: one ``token ... tag`` line per token, a blank line between sentences."""
     texts, labels, origins, problems = [], [], [], []
     tokens, tags, start = [], [], 0
-    lines = _read_lines(path, "utf-8")
+    lines = read_lines(path, "utf-8")
     for number, line in enumerate(lines + ["\n"], start=1):
         parts = line.split()
         if not parts or parts[0] == "-DOCSTART-":
@@ -292,7 +294,7 @@ def load_file(path: str | Path, config: DataConfig, task: str = "text_classifica
     return _read_table(path, fmt, config, task)
 
 
-def _check_labels(examples: Examples, allowed: list[str], task: str) -> None:
+def check_labels(examples: Examples, allowed: list[str], task: str) -> None:
     if not allowed or task == "sentence_embedding":
         return
     allowed_set = set(allowed)
@@ -447,7 +449,7 @@ def load_examples(config: DataConfig, task: str, resolve=lambda p: Path(p),
     if not allowed and task in ("text_classification", "pair_scoring", "token_classification"):
         allowed = _infer_labels(splits["train"], task)
     for split in splits.values():
-        _check_labels(split, allowed, task)
+        check_labels(split, allowed, task)
 
     summary["sizes"] = {k: len(v) for k, v in splits.items()}
     summary["label_counts"] = {k: v.label_counts() for k, v in splits.items()} if task != "sentence_embedding" else {}
