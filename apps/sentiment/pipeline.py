@@ -21,7 +21,7 @@ from core.errors import ConfigError, ModelNotFoundError
 from core.inference import load_predictor
 
 from .config import MonitorConfig
-from .entities import EntityExtractor, Watchlist
+from .entities import EntityExtractor, Mention, Watchlist
 from .items import Item, Skipped, read_source
 from .notifiers import Notifier
 from .rules import Rule, aggregate
@@ -238,7 +238,7 @@ class Monitor:
         notifier_names = [n.name for n in self.notifiers]
         cache: dict[tuple, list] = {}
 
-        def events(rule: Rule, key: str, at: float):
+        def events(rule: Rule, key: str):
             cache_key = (rule.scope, key, rule.baseline_s)
             if cache_key not in cache:
                 first = ts(records[0]["item"].published)
@@ -249,7 +249,7 @@ class Monitor:
             at = ts(record["item"].published)
             for rule in self.config.rule_list:
                 for key in self._scope_keys(rule, record):
-                    agg = aggregate(events(rule, key, at), at, rule.window_s, rule.baseline_s)
+                    agg = aggregate(events(rule, key), at, rule.window_s, rule.baseline_s)
                     holds, value = rule.check(agg)
                     if holds and state.open_alert(rule.name, key) is None:
                         last = state.last_alert(rule.name, key)
@@ -280,8 +280,6 @@ class Monitor:
         memory = MemoryAlerts()
         mentions: dict[str, list] = {}
         for r in self.store.db.execute("SELECT item_uid, entity, kind, on_watchlist FROM mentions"):
-            from .entities import Mention
-
             mentions.setdefault(r[0], []).append(Mention(r[1], r[2], bool(r[3])))
         topics: dict[str, dict] = {}
         for r in self.store.db.execute("SELECT item_uid, topic, similarity FROM topics"):
