@@ -1,7 +1,8 @@
 """The demo hub: every application's demo in one page of tabs (``ftsuite hub``).
 
 Before launching, each app is warmed up and given its sample data (idempotently), so that a fresh
-clone shows something: the monitor ingests the sample feed and has its alert fired.
+clone shows something (the monitor ingests the sample feed and has its alert fired; the chatbot
+indexes the sample help centre; the recommender loads its catalogue).
 """
 
 from __future__ import annotations
@@ -25,20 +26,27 @@ def build_hub(apps: dict) -> gr.Blocks:
     return hub
 
 
-def prepare_apps() -> dict:
-    from . import sentiment
+# (tab title, demo module): each module has default_app(), prepare(app) -> str and build_demo(app)
+DEMOS = [("News sentiment", "demos.sentiment"), ("Support chatbot", "demos.support"),
+         ("Recommender", "demos.recommender")]
+
+
+def prepare_apps(demos=DEMOS) -> dict:
+    import importlib
 
     apps = {}
-    monitor = sentiment.default_app()
-    try:
-        report = monitor.ingest()
-        print(f"news monitor: {report.summary()}; NER {monitor.ner_status}")
-        apps["News sentiment"] = sentiment.build_demo(monitor)
-    except Exception as exc:  # noqa: BLE001 - one broken app must not keep the others off the page
-        log.exception("the news monitor could not start")
-        with gr.Blocks() as broken:
-            gr.Markdown(f"The news monitor could not start: `{exc}`. Build its model with `make run`.")
-        apps["News sentiment"] = broken
+    for title, module_name in demos:
+        try:
+            module = importlib.import_module(module_name)
+            app = module.default_app()
+            print(f"{title}: {module.prepare(app)}")
+            apps[title] = module.build_demo(app)
+        except Exception as exc:  # noqa: BLE001 - one broken app must not keep the others off the page
+            log.exception("%s could not start", title)
+            with gr.Blocks() as broken:
+                gr.Markdown(f"{title} could not start: `{exc}`. Build its models with `make models` "
+                            "(or `make run`).")
+            apps[title] = broken
     return apps
 
 

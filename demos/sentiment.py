@@ -14,7 +14,7 @@ import gradio as gr
 
 from apps.sentiment import Monitor, load_monitor_config
 
-__all__ = ["build_demo", "default_app", "DEFAULT_CONFIG"]
+__all__ = ["build_demo", "default_app", "prepare", "DEFAULT_CONFIG"]
 
 log = logging.getLogger("ftsuite.demos")
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "monitor-sample.toml"
@@ -23,6 +23,12 @@ _COLOURS = {"positive": "#e3f4e6", "negative": "#fbe4e4", "neutral": "#f1f3f5"}
 
 def default_app() -> Monitor:
     return Monitor(load_monitor_config(DEFAULT_CONFIG))
+
+
+def prepare(monitor: Monitor) -> str:
+    """Give a fresh clone something to show: ingest the configured sample sources (idempotent)."""
+    report = monitor.ingest()
+    return f"{report.summary()}; NER {monitor.ner_status}"
 
 
 def _fmt(ts: float | None) -> str:
