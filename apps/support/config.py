@@ -1,0 +1,82 @@
+"""The support bot's configuration: one dataclass that validates itself."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.config import expand_path, ftsuite_home
+from core.errors import ConfigError
+
+__all__ = ["SupportConfig", "SAMPLE_KB"]
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE_KB = REPO / "data" / "samples" / "helpcentre"
+
+
+@dataclass
+class SupportConfig:
+    """Where the knowledge base lives, which models serve it, and the thresholds of each decision."""
+
+    kb: str = field(default="default", metadata={"help": "knowledge-base name (FTSUITE_HOME/support/<kb>) "
+                                                          "or a folder path"})
+    seed_paths: list[str] = field(default_factory=list, metadata={
+        "help": "documents ingested on first use when the base is empty (default_bot: the sample help centre)"})
+    embedder: str = field(default="${FTSUITE_HOME}/artifacts/embedder-minilm",
+                          metadata={"help": "sentence-embedding artifact (or a base name such as minilm)"})
+    intent_model: str = field(default="${FTSUITE_HOME}/artifacts/intents",
+                              metadata={"help": "text-classification artifact; missing = intents off"})
+    reranker: str = field(default="${FTSUITE_HOME}/artifacts/support-reranker",
+                          metadata={"help": "pair-scoring artifact; missing = reranker off"})
+    backend: str = "auto"
+    # chunking
+    chunk_words: int = field(default=120, metadata={"help": "target words per chunk"})
+    overlap_words: int = field(default=25, metadata={"help": "words repeated from the previous chunk"})
+    # retrieval
+    dense_k: int = 30
+    bm25_k: int = 30
+    rrf_k: int = field(default=60, metadata={"help": "reciprocal-rank-fusion constant"})
+    rerank_k: int = field(default=10, metadata={"help": "fused candidates the reranker scores"})
+    top_k: int = field(default=3, metadata={"help": "sources returned with an answer"})
+    intent_prior: float = field(default=1.0, metadata={
+        "help": "weight of P(intent of the chunk) added to the reranker score (chunks labelled with an intent)"})
+    # scope
+    scope_threshold: float | None = field(default=None, metadata={
+        "help": "in-scope when the scope score reaches this; None = calibrated on the base's FAQ questions"})
+    target_fpr: float = field(default=0.04, metadata={"help": "share of FAQ questions calibration may flag"})
+    # messages
+    max_message_chars: int = 1000
+    history_turns: int = 6
+
+    def __post_init__(self):
+        if not self.kb or not str(self.kb).strip():
+            raise ConfigError("kb is empty; give a knowledge-base name such as 'default' or a folder")
+        if "/" not in str(self.kb) and not re.fullmatch(r"[A-Za-z0-9][\w.-]*", str(self.kb)):
+            raise ConfigError(f"kb = {self.kb!r}: use letters, digits, '.', '-' and '_' (or a folder path)")
+        if self.backend not in ("auto", "torch", "onnx"):
+            raise ConfigError(f"backend = {self.backend!r}; expected auto, torch or onnx")
+        for name in ("chunk_words", "dense_k", "bm25_k", "rrf_k", "rerank_k", "top_k", "max_message_chars",
+                     "history_turns"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} = {getattr(self, name)!r} must be >= 1")
+        if not 0 <= self.overlap_words < self.chunk_words:
+            raise ConfigError(f"overlap_words = {self.overlap_words} must be >= 0 and below chunk_words "
+                              f"({self.chunk_words})")
+        if self.intent_prior < 0:
+            raise ConfigError("intent_prior must be >= 0")
+        if self.scope_threshold is not None and not 0.0 <= self.scope_threshold <= 1.0:
+            raise ConfigError(f"scope_threshold = {self.scope_threshold} must be in [0, 1] (or None to calibrate)")
+        if not 0.0 < self.target_fpr < 0.5:
+            raise ConfigError(f"target_fpr = {self.target_fpr} must be in (0, 0.5)")
+
+    # ------------------------------------------------------------------ paths
+    def kb_dir(self) -> Path:
+        """FTSUITE_HOME/support/<kb>, or the folder itself when ``kb`` is a path."""
+        text = str(self.kb)
+        if "/" in text or text.startswith("."):
+            return Path(text).expanduser().resolve()
+        return ftsuite_home() / "support" / text
+
+    def artifact(self, value: str) -> Path | None:
+        return expand_path(value, None) if value else None

@@ -1,0 +1,225 @@
+"""Retrieval, intent and out-of-scope metrics of a bot on BANKING77 / CLINC150 / HWU64 (the sample help centre).
+
+A hit is a chunk of the help article of the query's intent (``articles/<intent>.md``). Every
+retrieval stage is scored on the same queries in one pass: dense only, BM25 only, fused (RRF),
+fused + intent prior, fused + reranker, fused + reranker + intent prior (the bot's ranking).
+Out of scope: CLINC150 and HWU64 test queries whose intents are not about banking
+(:data:`BANKING_RELATED` lists the ones left out); the threshold flags at most 4% of in-scope
+(BANKING77 test) queries.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from core.data import fetch_dataset
+
+__all__ = ["evaluate", "format_results", "BANKING_RELATED", "stratified"]
+
+# CLINC150 intents of its "banking" and "credit cards" domains, plus the ones a bank's help centre covers
+BANKING_RELATED = {
+    "clinc150": {
+        "transfer", "transactions", "balance", "freeze_account", "pay_bill", "bill_balance", "bill_due",
+        "interest_rate", "routing", "min_payment", "order_checks", "pin_change", "report_fraud", "account_blocked",
+        "spending_history", "credit_score", "report_lost_card", "credit_limit", "rewards_balance", "new_card",
+        "application_status", "card_declined", "international_fees", "apr", "redeem_rewards",
+        "credit_limit_change", "damaged_card", "replacement_card_duration", "improve_credit_score",
+        "expiration_date", "exchange_rate", "direct_deposit", "travel_notification", "payday",
+    },
+    "hwu64": {"qa_currency"},
+}
+STAGES = ("dense", "bm25", "fused", "fused+prior", "fused+rerank", "full")
+
+
+def _read(path: Path) -> list[tuple[str, str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return [(r["text"], r["label"]) for r in csv.DictReader(handle, delimiter="\t")]
+
+
+def stratified(rows: list[tuple[str, str]], limit: int) -> list[tuple[str, str]]:
+    """Round-robin over labels (each in file order): any prefix is label-balanced."""
+    if not limit or limit >= len(rows):
+        return rows
+    by_label = defaultdict(list)
+    for row in rows:
+        by_label[row[1]].append(row)
+    out, i = [], 0
+    while len(out) < limit:
+        for label in sorted(by_label):
+            if i < len(by_label[label]):
+                out.append(by_label[label][i])
+        i += 1
+    return out[:limit]
+
+
+def _is_hit(chunk, intent: str) -> bool:
+    path = Path(chunk.path)
+    return path.parent.name == "articles" and path.stem == intent
+
+
+def _rank_metrics(ranked_hits: list[list[bool]]) -> dict:
+    r1, mrr = [], []
+    for hits in ranked_hits:
+        r1.append(1.0 if hits[:1] and hits[0] else 0.0)
+        first = next((i for i, h in enumerate(hits[:10]) if h), None)
+        mrr.append(0.0 if first is None else 1.0 / (first + 1))
+    return {"recall@1": float(np.mean(r1)), "mrr@10": float(np.mean(mrr))}
+
+
+def _auroc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """P(in-scope score > out-of-scope score), ties half."""
+    from sklearn.metrics import roc_auc_score
+
+    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    return float(roc_auc_score(y, np.r_[pos, neg]))
+
+
+def _oos(in_scores: np.ndarray, out_scores: np.ndarray, max_fpr: float = 0.04, calibrated: float | None = None) -> dict:
+    from .scope import calibrate_threshold
+
+    threshold = calibrate_threshold(in_scores, max_fpr)
+    result = {"threshold": threshold, "in_scope_flagged": float(np.mean(in_scores < threshold)),
+              "oos_caught": float(np.mean(out_scores < threshold)), "auroc": _auroc(in_scores, out_scores)}
+    if calibrated is not None:
+        result.update(calibrated_threshold=calibrated, calibrated_in_scope_flagged=float(np.mean(in_scores < calibrated)),
+                      calibrated_oos_caught=float(np.mean(out_scores < calibrated)))
+    return result
+
+
+def _signals(bot, queries: list[str], with_stages: bool, intents: list[str] | None = None):
+    """Per query: the rankings of each stage (hit flags) and the scope signals."""
+    r = bot.retriever
+    vectors = bot.kb.embedder.encode(queries)
+    probs = bot.intents.probabilities(queries) if bot.intents else [None] * len(queries)
+    rankings = {s: [] for s in STAGES}
+    signals = defaultdict(list)
+    predicted = []
+    for n, (query, vector, p) in enumerate(zip(queries, vectors, probs)):
+        fused = r.fused(query, vector=vector)
+        dense_top = max((h.scores["dense"] or 0.0 for h in fused if h.scores.get("dense") is not None), default=0.0)
+        head, tail = fused[: r.rerank_k], fused[r.rerank_k:]
+        rrf = np.array([h.score for h in head])
+        rerank = None
+        if bot.reranker is not None and head:
+            rerank = _rerank_scores(r, query, head)
+        prior = None
+        if p is not None:
+            committed = max(p.values())
+            prior = np.array([p.get(h.chunk.intent, 0.0) if h.chunk.intent else 1.0 - committed for h in head])
+            predicted.append(max(p, key=p.get))
+        signals["p_max"].append(max(p.values()) if p else np.nan)
+        signals["rerank_max"].append(float(rerank.max()) if rerank is not None else np.nan)
+        signals["dense_max"].append(dense_top)
+        if not with_stages:
+            continue
+        intent = intents[n]
+        tail_hits = [_is_hit(h.chunk, intent) for h in tail]
+
+        def order(scores):
+            idx = sorted(range(len(head)), key=lambda i: (-scores[i], head[i].chunk.id))
+            return [_is_hit(head[i].chunk, intent) for i in idx] + tail_hits
+
+        rankings["dense"].append([_is_hit(bot.kb.chunks[i], intent) for i, _ in r.dense(query, k=10, vector=vector)])
+        rankings["bm25"].append([_is_hit(bot.kb.chunks[i], intent) for i, _ in r.lexical(query, k=10)])
+        rankings["fused"].append(order(rrf))
+        w = r.intent_prior
+        if prior is not None:
+            rankings["fused+prior"].append(order(rrf / rrf.max() + w * prior))
+        if rerank is not None:
+            rankings["fused+rerank"].append(order(rerank))
+            if prior is not None:
+                rankings["full"].append(order(rerank + w * prior))
+    return rankings, {k: np.array(v, dtype=np.float64) for k, v in signals.items()}, predicted
+
+
+def _rerank_scores(retriever, query, head) -> np.ndarray:
+    from .kb import passage_text
+
+    passages = [passage_text(h.chunk.title, h.chunk.section, h.chunk.text) for h in head]
+    results = retriever.reranker.predict([query] * len(head), pairs=passages, batch_size=len(head))
+    return np.array([x["score"] for x in results])
+
+
+def _scope_variants(s: dict) -> dict[str, np.ndarray]:
+    out = {"dense cosine": s["dense_max"]}
+    if not np.isnan(s["p_max"]).all():
+        out["intent max probability"] = s["p_max"]
+        out["mean(intent max prob, dense cosine)"] = (s["p_max"] + np.clip(s["dense_max"], 0, 1)) / 2
+    if not np.isnan(s["rerank_max"]).all():
+        out["reranker max probability"] = s["rerank_max"]
+        if "intent max probability" in out:
+            out["mean(intent max prob, reranker max prob)"] = (s["p_max"] + s["rerank_max"]) / 2
+    return out
+
+
+def _bot_variant(bot) -> str:
+    if bot.intents and bot.reranker:
+        return "mean(intent max prob, reranker max prob)"
+    if bot.intents:
+        return "mean(intent max prob, dense cosine)"
+    return "reranker max probability" if bot.reranker else "dense cosine"
+
+
+def evaluate(bot, limit: int = 0, latency_queries: int = 300, progress: bool = True) -> dict:
+    bot.warm_up()
+    data = fetch_dataset("banking77")
+    test = stratified(_read(data / "test.tsv"), limit)
+    oos = []
+    for name in ("clinc150", "hwu64"):
+        rows = [(t, lab) for t, lab in _read(data.parent / name / "test.tsv") if lab not in BANKING_RELATED[name]]
+        oos.extend(stratified(rows, limit))
+    started = time.perf_counter()
+    queries, intents = [q for q, _ in test], [i for _, i in test]
+    rankings, in_signals, predicted = _signals(bot, queries, True, intents)
+    if progress:
+        print(f"in-scope: {len(queries)} queries in {time.perf_counter() - started:.0f} s", flush=True)
+    _, out_signals, _ = _signals(bot, [q for q, _ in oos], False)
+    results = {"in_scope_queries": len(queries), "oos_queries": len(oos),
+               "kb": {"documents": len(bot.kb.documents()), "chunks": len(bot.kb.chunks)},
+               "retrieval": {s: _rank_metrics(v) for s, v in rankings.items() if v},
+               "intent_accuracy": float(np.mean([p == t for p, t in zip(predicted, intents)])) if predicted else None,
+               "excluded_intents": {k: sorted(v) for k, v in BANKING_RELATED.items()}}
+    ins, outs = _scope_variants(in_signals), _scope_variants(out_signals)
+    chosen = _bot_variant(bot)
+    results["oos"] = {name: _oos(ins[name], outs[name], calibrated=bot.threshold if name == chosen else None)
+                      for name in ins}
+    results["oos_bot_signal"] = chosen
+    # per-turn latency of ask(): each question in a new conversation
+    sample = stratified(test, latency_queries)
+    times = []
+    for q, _ in sample:
+        t = time.perf_counter()
+        bot.ask(q)
+        times.append((time.perf_counter() - t) * 1000)
+    results["latency_ms"] = {"p50": float(np.percentile(times, 50)), "p95": float(np.percentile(times, 95)),
+                             "mean": statistics.fmean(times), "n": len(times)}
+    status = bot.status()
+    results["models"] = {k: status[k] for k in ("embedder", "intent_model", "reranker")}
+    results["seconds"] = time.perf_counter() - started
+    return results
+
+
+def format_results(r: dict) -> str:
+    lines = [f"in-scope queries {r['in_scope_queries']}, out-of-scope {r['oos_queries']}; "
+             f"KB {r['kb']['documents']} documents, {r['kb']['chunks']} chunks", "",
+             f"{'stage':16} {'R@1':>7} {'MRR@10':>7}"]
+    for stage, m in r["retrieval"].items():
+        lines.append(f"{stage:16} {m['recall@1']:7.4f} {m['mrr@10']:7.4f}")
+    if r["intent_accuracy"] is not None:
+        lines.append(f"\nintent accuracy {r['intent_accuracy']:.4f}")
+    lines.append(f"\n{'scope signal':44} {'AUROC':>6} {'thr':>6} {'flagged':>8} {'OOS caught':>10}")
+    for name, m in r["oos"].items():
+        lines.append(f"{name:44} {m['auroc']:6.4f} {m['threshold']:6.3f} {m['in_scope_flagged']:8.4f} "
+                     f"{m['oos_caught']:10.4f}")
+        if "calibrated_threshold" in m:
+            lines.append(f"{'  the bot (threshold from its FAQ)':44} {'':6} {m['calibrated_threshold']:6.3f} "
+                         f"{m['calibrated_in_scope_flagged']:8.4f} {m['calibrated_oos_caught']:10.4f}")
+    lat = r["latency_ms"]
+    lines.append(f"\nask() latency over {lat['n']} turns: p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms")
+    return "\n".join(lines)

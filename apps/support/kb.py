@@ -1,0 +1,671 @@
+"""The knowledge base: documents in, chunks out, a SQLite store and the indexes over it.
+
+Offline path: :func:`parse_document` reads Markdown, plain text, HTML (stdlib ``html.parser``) and
+FAQ files (CSV / JSONL with question, answer and optional category / intent) into sections;
+:func:`chunk_sections` cuts them along headings and paragraphs with overlap; :class:`KnowledgeBase`
+stores documents and chunks in SQLite (the source of truth), keeps a faiss :class:`VectorIndex`
+(dense) and a ``bm25s`` index (lexical) in step with it under ``FTSUITE_HOME/support/<kb>/``.
+A content hash skips unchanged documents; documents are added, replaced and removed one by one
+(only their chunks are embedded). A missing or damaged index is rebuilt from the store.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import io
+import json
+import logging
+import re
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import SuiteError
+from core.index import VectorIndex
+
+__all__ = ["Chunk", "Section", "ParsedDocument", "IngestReport", "KnowledgeBase", "parse_document",
+           "chunk_sections", "SUPPORTED", "display_path", "passage_text"]
+
+log = logging.getLogger("ftsuite.support")
+
+SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".csv", ".jsonl")
+REPO = Path(__file__).resolve().parents[2]
+MAX_DOCUMENT_BYTES = 5_000_000
+
+
+# ---------------------------------------------------------------------------------------------- parsing
+@dataclass
+class Section:
+    heading: str
+    paragraphs: list[str]
+    intent: str | None = None
+    category: str | None = None
+    whole: bool = False  # an FAQ entry: one chunk, never cut
+
+
+@dataclass
+class ParsedDocument:
+    path: str
+    title: str
+    kind: str
+    sections: list[Section]
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class Chunk:
+    id: int
+    path: str
+    title: str
+    section: str
+    text: str
+    intent: str | None = None
+    category: str | None = None
+    position: int = 0
+
+
+def passage_text(title: str, section: str, text: str) -> str:
+    """What the embedder, BM25 and the reranker read: the chunk with its title and section."""
+    head = title if not section or section == title else f"{title} - {section}"
+    return f"{head}. {text}"
+
+
+def display_path(path: str | Path) -> str:
+    """A document's key: relative to the repository when inside it, else absolute."""
+    resolved = Path(path).expanduser().resolve()
+    try:
+        return str(resolved.relative_to(REPO))
+    except ValueError:
+        return str(resolved)
+
+
+_META = re.compile(r"^\s*<!--(.*?)-->\s*", re.S)
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+
+
+def _strip_markdown(text: str) -> str:
+    text = re.sub(r"\*\*(.+?)\*\*", r"\1", text)
+    text = re.sub(r"(?<!\w)_(.+?)_(?!\w)", r"\1", text)
+    text = re.sub(r"`([^`]*)`", r"\1", text)
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    return text
+
+
+def _paragraphs(lines: list[str]) -> list[str]:
+    """Blank-line separated blocks; list items and table rows stay one per line inside a block."""
+    blocks, current = [], []
+    for line in lines:
+        if line.strip():
+            current.append(line.rstrip())
+        elif current:
+            blocks.append("\n".join(current))
+            current = []
+    if current:
+        blocks.append("\n".join(current))
+    cleaned = []
+    for block in blocks:
+        rows = [r for r in block.split("\n") if not re.fullmatch(r"\s*\|?\s*:?-{2,}.*", r)]  # table rules
+        rows = [r.strip().strip("|").strip() if r.lstrip().startswith("|") else r for r in rows]  # table rows
+        text = _strip_markdown("\n".join(rows)).strip()
+        if text:
+            cleaned.append(text)
+    return cleaned
+
+
+def _parse_meta(comment: str) -> dict:
+    meta = {}
+    for part in comment.split(";"):
+        if ":" in part:
+            key, value = part.split(":", 1)
+            meta[key.strip().lower()] = value.strip()
+    return meta
+
+
+def _parse_markdown(text: str, path: Path) -> ParsedDocument:
+    meta = {}
+    match = _META.match(text)
+    if match:
+        meta = _parse_meta(match.group(1))
+        text = text[match.end():]
+    title, sections, heading, lines = "", [], "", []
+    for line in text.splitlines():
+        found = _HEADING.match(line)
+        if found:
+            level, name = len(found.group(1)), _strip_markdown(found.group(2)).strip()
+            if level == 1 and not title:
+                if lines:
+                    sections.append(Section(heading, _paragraphs(lines)))
+                    lines = []
+                title = name
+                continue
+            sections.append(Section(heading, _paragraphs(lines)))
+            heading, lines = name, []
+        else:
+            lines.append(line)
+    sections.append(Section(heading, _paragraphs(lines)))
+    title = title or path.stem.replace("_", " ")
+    intent, category = meta.get("intent"), meta.get("category")
+    sections = [Section(s.heading or title, s.paragraphs, intent, category) for s in sections if s.paragraphs]
+    return ParsedDocument(str(path), title, "markdown", sections, meta)
+
+
+def _parse_text(text: str, path: Path) -> ParsedDocument:
+    paragraphs = _paragraphs(text.splitlines())
+    title = path.stem.replace("_", " ")
+    if paragraphs and len(paragraphs[0]) <= 100 and "\n" not in paragraphs[0] and len(paragraphs) > 1:
+        title = paragraphs.pop(0)
+    return ParsedDocument(str(path), title, "text", [Section(title, paragraphs)] if paragraphs else [])
+
+
+class _HTMLText(HTMLParser):
+    """Visible text of the main content: headings start sections; nav, header, footer, script,
+    style, aside and forms are left out; table rows become ``cell | cell`` lines."""
+
+    SKIP = {"nav", "header", "footer", "script", "style", "aside", "form", "noscript", "template", "svg"}
+    BLOCK = {"p", "li", "tr", "div", "section", "article", "main", "blockquote", "pre", "dd", "dt", "br",
+             "ul", "ol", "table", "thead", "tbody"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.title = ""
+        self.page_title = ""
+        self.sections: list[Section] = []
+        self.heading = ""
+        self.paragraphs: list[str] = []
+        self.buffer: list[str] = []
+        self.skip_depth = 0
+        self.in_heading: str | None = None
+        self.in_title = False
+        self.cells: list[str] | None = None
+
+    def _flush(self):
+        text = re.sub(r"\s+", " ", "".join(self.buffer)).strip()
+        self.buffer = []
+        if not text:
+            return
+        if self.cells is not None:
+            self.cells.append(text)
+        else:
+            self.paragraphs.append(text)
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIP:
+            self.skip_depth += 1
+            return
+        if self.skip_depth:
+            return
+        if tag == "title":
+            self.in_title = True
+        elif tag in ("h1", "h2", "h3", "h4"):
+            self._flush()
+            self.in_heading = tag
+        elif tag == "tr":
+            self._flush()
+            self.cells = []
+        elif tag in ("td", "th"):
+            self._flush()
+        elif tag in self.BLOCK:
+            self._flush()
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP:
+            self.skip_depth = max(0, self.skip_depth - 1)
+            return
+        if self.skip_depth:
+            return
+        if tag == "title":
+            self.in_title = False
+        elif tag == self.in_heading:
+            text = re.sub(r"\s+", " ", "".join(self.buffer)).strip()
+            self.buffer = []
+            self.in_heading = None
+            if tag == "h1" and not self.title:
+                self.title = text
+            else:
+                if self.paragraphs:
+                    self.sections.append(Section(self.heading, self.paragraphs))
+                self.heading, self.paragraphs = text, []
+        elif tag in ("td", "th"):
+            self._flush()
+        elif tag == "tr":
+            self._flush()
+            if self.cells:
+                self.paragraphs.append(" | ".join(self.cells))
+            self.cells = None
+        elif tag in self.BLOCK:
+            self._flush()
+
+    def handle_data(self, data):
+        if self.skip_depth:
+            return
+        if self.in_title:
+            self.page_title += data
+        else:
+            self.buffer.append(data)
+
+    def finish(self) -> None:
+        self._flush()
+        if self.paragraphs:
+            self.sections.append(Section(self.heading, self.paragraphs))
+
+
+def _parse_html(text: str, path: Path) -> ParsedDocument:
+    parser = _HTMLText()
+    parser.feed(text)
+    parser.close()
+    parser.finish()
+    title = parser.title or parser.page_title.strip() or path.stem.replace("_", " ")
+    sections = [Section(s.heading or title, s.paragraphs) for s in parser.sections if s.paragraphs]
+    return ParsedDocument(str(path), title, "html", sections)
+
+
+_FAQ_Q = ("question", "q", "title")
+_FAQ_A = ("answer", "a", "response")
+
+
+def _faq_rows(rows: list[tuple[int, dict]], path: Path) -> ParsedDocument:
+    if not rows:
+        raise ValueError("no FAQ rows in the file")
+    sections = []
+    for line, row in rows:
+        keys = {k.strip().lower(): k for k in row if isinstance(k, str)}
+        q_key = next((keys[k] for k in _FAQ_Q if k in keys), None)
+        a_key = next((keys[k] for k in _FAQ_A if k in keys), None)
+        if not q_key or not a_key:
+            raise ValueError(f"line {line}: an FAQ entry needs 'question' and 'answer' fields; it has "
+                             f"{sorted(keys.values())}")
+        question, answer = row.get(q_key), row.get(a_key)
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError(f"line {line}: empty or missing question")
+        if not isinstance(answer, str) or not answer.strip():
+            raise ValueError(f"line {line}: empty or missing answer")
+        intent = str(row.get(keys["intent"]) or "").strip() or None if "intent" in keys else None
+        category = str(row.get(keys["category"]) or "").strip() or None if "category" in keys else None
+        sections.append(Section(question.strip(), [answer.strip()], intent, category, whole=True))
+    return ParsedDocument(str(path), f"FAQ ({path.name})", "faq", sections)
+
+
+def _parse_csv(text: str, path: Path) -> ParsedDocument:
+    reader = csv.DictReader(io.StringIO(text))
+    rows = []
+    for row in reader:
+        if None in row:
+            raise ValueError(f"line {reader.line_num}: more fields than the header has (quote commas)")
+        rows.append((reader.line_num, row))
+    return _faq_rows(rows, path)
+
+
+def _parse_jsonl(text: str, path: Path) -> ParsedDocument:
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"line {number}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise ValueError(f"line {number}: expected an object with question and answer")
+        rows.append((number, row))
+    return _faq_rows(rows, path)
+
+
+_PARSERS = {".md": _parse_markdown, ".markdown": _parse_markdown, ".txt": _parse_text, ".html": _parse_html,
+            ".htm": _parse_html, ".csv": _parse_csv, ".jsonl": _parse_jsonl}
+
+
+def parse_document(path: Path, data: bytes) -> ParsedDocument:
+    """Parse one file's bytes; raises ``ValueError`` with the reason when it cannot be used."""
+    suffix = path.suffix.lower()
+    if suffix not in _PARSERS:
+        raise ValueError(f"unsupported file type '{suffix or path.name}'; supported: {', '.join(SUPPORTED)}")
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise ValueError(f"file is {len(data) / 1e6:.1f} MB; the limit is {MAX_DOCUMENT_BYTES / 1e6:.0f} MB")
+    if b"\x00" in data[:8192]:
+        raise ValueError("binary file (NUL bytes); expected UTF-8 text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text (byte {exc.start}); re-save the file as UTF-8") from None
+    document = _PARSERS[suffix](text, path)
+    if not document.sections:
+        raise ValueError("no text found in the document")
+    return document
+
+
+# ---------------------------------------------------------------------------------------------- chunking
+def _split_long(paragraph: str, limit: int) -> list[str]:
+    """A paragraph over ``limit`` words cut at sentence ends (words as a last resort)."""
+    words = paragraph.split()
+    if len(words) <= limit:
+        return [paragraph]
+    sentences = re.split(r"(?<=[.!?])\s+", paragraph)
+    pieces, current = [], []
+    for sentence in sentences:
+        sentence_words = sentence.split()
+        if len(sentence_words) > limit:
+            if current:
+                pieces.append(" ".join(current))
+                current = []
+            pieces.extend(" ".join(sentence_words[i:i + limit]) for i in range(0, len(sentence_words), limit))
+            continue
+        if current and len(current) + len(sentence_words) > limit:
+            pieces.append(" ".join(current))
+            current = []
+        current.extend(sentence_words)
+    if current:
+        pieces.append(" ".join(current))
+    return pieces
+
+
+def chunk_sections(document: ParsedDocument, chunk_words: int = 120, overlap_words: int = 25) -> list[dict]:
+    """Chunks along sections and paragraphs: paragraphs join until ``chunk_words``; the next chunk
+    of the same section starts with the last ``overlap_words`` words of the previous one."""
+    chunks = []
+    for section in document.sections:
+        base = {"title": document.title, "section": section.heading, "intent": section.intent,
+                "category": section.category}
+        if section.whole:
+            chunks.append({**base, "text": "\n".join(section.paragraphs)})
+            continue
+        pieces = [p for paragraph in section.paragraphs for p in _split_long(paragraph, chunk_words)]
+        current: list[str] = []
+        count = 0
+        for piece in pieces:
+            n = len(piece.split())
+            if current and count + n > chunk_words:
+                text = "\n".join(current)
+                chunks.append({**base, "text": text})
+                tail = text.split()[-overlap_words:] if overlap_words else []
+                current, count = ([" ".join(tail)], len(tail)) if tail else ([], 0)
+                if tail:
+                    current[0] = "... " + current[0]
+            current.append(piece)
+            count += n
+        if current:
+            chunks.append({**base, "text": "\n".join(current)})
+    return chunks
+
+
+# ---------------------------------------------------------------------------------------------- store
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        text = (f"added {len(self.added)}, replaced {len(self.replaced)}, unchanged {len(self.unchanged)}, "
+                f"removed {len(self.removed)}, skipped {len(self.skipped)}; {self.chunks_embedded} chunks embedded "
+                f"in {self.seconds:.1f} s")
+        for path, reason in self.skipped:
+            text += f"\n  skipped {path}: {reason}"
+        return text
+
+    def to_dict(self) -> dict:
+        return {"added": self.added, "replaced": self.replaced, "unchanged": self.unchanged,
+                "removed": self.removed, "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+                "chunks_embedded": self.chunks_embedded, "seconds": round(self.seconds, 3)}
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (path TEXT PRIMARY KEY, title TEXT, kind TEXT, hash TEXT, meta TEXT,
+    n_chunks INTEGER, updated_at REAL);
+CREATE TABLE IF NOT EXISTS chunks (id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL, position INTEGER,
+    title TEXT, section TEXT, text TEXT, intent TEXT, category TEXT);
+CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+def _expand(paths) -> tuple[list[Path], list[tuple[str, str]]]:
+    files, missing = [], []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED
+                                and not any(part.startswith(".") for part in p.relative_to(path).parts)))
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append((str(raw), "no such file or folder"))
+    return files, missing
+
+
+class KnowledgeBase:
+    """SQLite documents and chunks + the dense and BM25 indexes, under one folder."""
+
+    def __init__(self, folder: Path, embedder, chunk_words: int = 120, overlap_words: int = 25):
+        self.folder = Path(folder)
+        self.embedder = embedder
+        self.chunk_words, self.overlap_words = chunk_words, overlap_words
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.folder / "kb.sqlite"
+        self.index_path = self.folder / "dense.faiss"
+        self.bm25_dir = self.folder / "bm25"
+        try:
+            self.db = sqlite3.connect(self.db_path, check_same_thread=False, timeout=30)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise SuiteError(f"the knowledge-base store {self.db_path} is damaged ({exc}). Fix: move it away "
+                             f"and ingest the documents again (ftsuite support ingest PATH --kb ...)") from exc
+        self.index: VectorIndex | None = None
+        self.bm25 = None
+        self.bm25_ids: np.ndarray = np.zeros(0, np.int64)
+        self.chunks: dict[int, Chunk] = {}
+        self.loaded_generation = -1
+        self.repairs: list[str] = []
+
+    # ------------------------------------------------------------------ meta
+    def get_meta(self, key: str, default=None):
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_meta(self, key: str, value) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
+    def generation(self) -> int:
+        return int(self.get_meta("generation", 0))
+
+    def _bump(self) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('generation', ?)",
+                        (json.dumps(self.generation() + 1),))
+
+    # ------------------------------------------------------------------ documents
+    def documents(self) -> list[dict]:
+        rows = self.db.execute("SELECT path, title, kind, hash, n_chunks, updated_at FROM documents ORDER BY path")
+        return [dict(r) for r in rows]
+
+    def chunk_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def ingest(self, paths) -> IngestReport:
+        """Add new documents, replace changed ones, skip unchanged ones and unreadable ones (with the reason)."""
+        started = time.perf_counter()
+        report = IngestReport()
+        files, missing = _expand(paths)
+        report.skipped.extend(missing)
+        for path in files:
+            key = display_path(path)
+            try:
+                data = path.read_bytes()
+                digest = hashlib.sha256(data).hexdigest()
+                row = self.db.execute("SELECT hash FROM documents WHERE path = ?", (key,)).fetchone()
+                if row and row[0] == digest:
+                    report.unchanged.append(key)
+                    continue
+                document = parse_document(path, data)
+                chunks = chunk_sections(document, self.chunk_words, self.overlap_words)
+            except (ValueError, OSError) as exc:
+                report.skipped.append((key, str(exc)))
+                log.warning("skipped %s: %s", key, exc)
+                continue
+            report.chunks_embedded += self._store(key, document, digest, chunks)
+            (report.replaced if row else report.added).append(key)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _store(self, key: str, document: ParsedDocument, digest: str, chunks: list[dict]) -> int:
+        """Write one document's chunks (replacing old ones) and their vectors; SQLite commits last
+        so that a crash in between leaves the store as it was (the index is re-synced on load)."""
+        self.load()
+        vectors = self.embedder.encode([passage_text(c["title"], c["section"], c["text"]) for c in chunks])
+        with self.db:
+            old = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE path = ?", (key,))]
+            self.db.execute("DELETE FROM chunks WHERE path = ?", (key,))
+            ids = []
+            for position, c in enumerate(chunks):
+                cursor = self.db.execute(
+                    "INSERT INTO chunks(path, position, title, section, text, intent, category) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (key, position, c["title"], c["section"], c["text"], c["intent"], c["category"]))
+                ids.append(cursor.lastrowid)
+            self.db.execute("INSERT OR REPLACE INTO documents(path, title, kind, hash, meta, n_chunks, updated_at) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (key, document.title, document.kind, digest, json.dumps(document.meta), len(chunks),
+                             time.time()))
+            self._bump()
+        self.index.remove(old)
+        if ids:
+            self.index.add(ids, vectors)
+        self._after_change()
+        return len(chunks)
+
+    def remove(self, path) -> bool:
+        """Remove a document and its chunks; ``False`` when it was not in the base."""
+        key = display_path(path) if not isinstance(path, str) or not self._known(path) else path
+        self.load()
+        with self.db:
+            old = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE path = ?", (key,))]
+            found = self.db.execute("DELETE FROM documents WHERE path = ?", (key,)).rowcount
+            self.db.execute("DELETE FROM chunks WHERE path = ?", (key,))
+            if found:
+                self._bump()
+        if not found:
+            return False
+        self.index.remove(old)
+        self._after_change()
+        return True
+
+    def _known(self, key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM documents WHERE path = ?", (key,)).fetchone() is not None
+
+    def _after_change(self) -> None:
+        self.index.meta["generation"] = self.generation()
+        self.index.save(self.index_path)
+        self._load_chunks()
+        self._build_bm25(save=True)
+        self.loaded_generation = self.generation()
+
+    # ------------------------------------------------------------------ loading
+    def _load_chunks(self) -> None:
+        rows = self.db.execute("SELECT id, path, title, section, text, intent, category, position FROM chunks "
+                               "ORDER BY id")
+        self.chunks = {r["id"]: Chunk(r["id"], r["path"], r["title"], r["section"], r["text"], r["intent"],
+                                      r["category"], r["position"]) for r in rows}
+
+    def load(self, force: bool = False) -> "KnowledgeBase":
+        """Load (or re-load after another process changed the base) the chunks and both indexes;
+        a missing, damaged or out-of-step index is repaired from the SQLite store."""
+        generation = self.generation()
+        if not force and self.index is not None and generation == self.loaded_generation:
+            return self
+        self._load_chunks()
+        try:
+            index = VectorIndex.load(self.index_path)
+            if index.dimension != self.embedder.dimension:
+                raise SuiteError(f"index dimension {index.dimension} != embedder dimension {self.embedder.dimension}")
+            if index.meta.get("embedder") not in (None, self._embedder_id()):
+                raise SuiteError("the index was built with another embedder")
+        except SuiteError as exc:
+            if self.index_path.exists() or self.chunks:
+                self.repairs.append(f"vector index rebuilt: {exc}")
+                log.warning("rebuilding the vector index of %s: %s", self.folder, exc)
+            index = VectorIndex(self.embedder.dimension, meta={"embedder": self._embedder_id()})
+        self.index = index
+        self._sync_index()
+        self._build_bm25(save=False)
+        self.loaded_generation = generation
+        return self
+
+    def _embedder_id(self) -> str:
+        return str(getattr(self.embedder, "artifact", "embedder"))
+
+    def _sync_index(self) -> None:
+        have = set(self.index.ids().tolist())
+        want = set(self.chunks)
+        stale = sorted(have - want)
+        missing = sorted(want - have)
+        if stale:
+            self.index.remove(stale)
+        if missing:
+            if have:
+                self.repairs.append(f"vector index: {len(missing)} chunk(s) re-embedded from the store")
+            for start in range(0, len(missing), 256):
+                batch = missing[start:start + 256]
+                chunks = [self.chunks[i] for i in batch]
+                self.index.add(batch, self.embedder.encode([passage_text(c.title, c.section, c.text) for c in chunks]))
+        if stale or missing:
+            self.index.meta.update(embedder=self._embedder_id(), generation=self.generation())
+            self.index.save(self.index_path)
+
+    def _build_bm25(self, save: bool) -> None:
+        import bm25s
+
+        ids = np.array(sorted(self.chunks), dtype=np.int64)
+        self.bm25_ids = ids
+        if not len(ids):
+            self.bm25 = None
+            return
+        ids_file = self.bm25_dir / "ids.json"
+        if not save and ids_file.is_file():
+            try:
+                stored = json.loads(ids_file.read_text(encoding="utf-8"))
+                if stored.get("ids") == ids.tolist() and stored.get("generation") == self.generation():
+                    self.bm25 = bm25s.BM25.load(str(self.bm25_dir))
+                    return
+            except Exception as exc:  # noqa: BLE001 - any damage means: rebuild below
+                self.repairs.append(f"BM25 index rebuilt: {exc}")
+        corpus = [passage_text(self.chunks[i].title, self.chunks[i].section, self.chunks[i].text) for i in ids]
+        self.bm25 = bm25s.BM25()
+        self.bm25.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False), show_progress=False)
+        self.bm25_dir.mkdir(parents=True, exist_ok=True)
+        self.bm25.save(str(self.bm25_dir), show_progress=False)
+        ids_file.write_text(json.dumps({"ids": ids.tolist(), "generation": self.generation()}), encoding="utf-8")
+
+    def rebuild(self) -> IngestReport:
+        """Re-embed every chunk and rebuild both indexes from the SQLite store."""
+        started = time.perf_counter()
+        for path in (self.index_path, self.index_path.with_name(self.index_path.name + ".json")):
+            path.unlink(missing_ok=True)
+        self.index = None
+        self.repairs = []
+        self._load_chunks()
+        self.index = VectorIndex(self.embedder.dimension, meta={"embedder": self._embedder_id()})
+        self._sync_index()
+        self.index.save(self.index_path)
+        self._build_bm25(save=True)
+        self.loaded_generation = self.generation()
+        return IngestReport(unchanged=[d["path"] for d in self.documents()], chunks_embedded=len(self.chunks),
+                            seconds=time.perf_counter() - started)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def escape_html(text: str) -> str:
+    return html.escape(text, quote=True)

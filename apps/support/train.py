@@ -1,0 +1,138 @@
+"""Recipe: the support reranker (a pair-scoring model the core fine-tunes).
+
+1. Build the default knowledge base (the sample help centre) and retrieve with the fused
+   dense + BM25 stage only (no reranker, no intent prior).
+2. For a stratified sample of BANKING77 *train* queries (and a small one of *dev* queries for
+   validation), write pairs: positive = the chunk of the query's intent article that the
+   embedder ranks highest; hard negatives = the top fused chunks of other articles (chunks
+   labelled with the query's own intent, FAQ entries included, are never negatives).
+   Thumbs-up / down feedback stored by the bot is appended when asked.
+3. Train with ``configs/support-reranker.toml`` through ``core.training.train_model``.
+
+BANKING77 test queries are never used here: they are the benchmark's.
+Run: ``ftsuite support train`` (or ``python -m apps.support.train``); then
+``ftsuite export .ftsuite/artifacts/support-reranker --int8`` serves it from ONNX.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from core.config import ftsuite_home, load_config
+from core.data import fetch_dataset
+
+from .config import REPO
+from .kb import passage_text
+from .pipeline import default_bot, pairs_label
+
+__all__ = ["write_pairs", "train_reranker", "CONFIG"]
+
+CONFIG = REPO / "configs" / "support-reranker.toml"
+
+
+def _read_tsv(path: Path) -> list[tuple[str, str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return [(r["text"], r["label"]) for r in csv.DictReader(handle, delimiter="\t")]
+
+
+def _sample(rows, per_intent: int, seed: int) -> list[tuple[str, str]]:
+    by_intent = defaultdict(list)
+    for text, label in rows:
+        by_intent[label].append(text)
+    rng = random.Random(seed)
+    out = []
+    for label in sorted(by_intent):
+        texts = sorted(set(by_intent[label]))
+        rng.shuffle(texts)
+        out.extend((t, label) for t in texts[:per_intent])
+    return out
+
+
+def _pairs_for(bot, queries, negatives: int) -> list[dict]:
+    """One positive and ``negatives`` hard negatives per query."""
+    chunks_by_intent = defaultdict(list)
+    for chunk in bot.kb.chunks.values():
+        if chunk.intent and not chunk.title.startswith("FAQ ("):
+            chunks_by_intent[chunk.intent].append(chunk.id)
+    rows = []
+    vectors = bot.kb.embedder.encode([q for q, _ in queries])
+    for (query, intent), vector in zip(queries, vectors):
+        own = chunks_by_intent.get(intent)
+        if not own:
+            continue
+        own_vectors = [bot.kb.index.reconstruct(i) for i in own]
+        best = own[max(range(len(own)), key=lambda j: float(own_vectors[j] @ vector))]
+        c = bot.kb.chunks[best]
+        rows.append({"text": query, "pair": passage_text(c.title, c.section, c.text), "label": pairs_label[1]})
+        hits = bot.retriever.fused(query, vector=vector)
+        taken = 0
+        for hit in hits:
+            if hit.chunk.intent == intent:
+                continue
+            rows.append({"text": query, "pair": passage_text(hit.chunk.title, hit.chunk.section, hit.chunk.text),
+                         "label": pairs_label[0]})
+            taken += 1
+            if taken == negatives:
+                break
+    return rows
+
+
+def write_pairs(out_dir: Path | None = None, per_intent: int = 15, dev_per_intent: int = 2, negatives: int = 2,
+                seed: int = 13, feedback: bool = True) -> dict:
+    """Write ``train.jsonl`` and ``dev.jsonl`` pairs under FTSUITE_HOME/support/reranker-pairs."""
+    out_dir = Path(out_dir or ftsuite_home() / "support" / "reranker-pairs")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = fetch_dataset("banking77")
+    bot = default_bot(reranker="", intent_model="").warm_up()  # the fused stage mines the negatives
+    written = {}
+    for split, file, n in (("train", "train.tsv", per_intent), ("dev", "dev.tsv", dev_per_intent)):
+        rows = _pairs_for(bot, _sample(_read_tsv(data / file), n, seed), negatives)
+        if split == "train" and feedback:
+            rows += bot.feedback_pairs()
+        path = out_dir / f"{split}.jsonl"
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        tmp.replace(path)
+        written[split] = {"path": str(path), "pairs": len(rows)}
+    return written
+
+
+def train_reranker(config: str | Path = CONFIG, overrides: list[str] | None = None, **pair_options) -> dict:
+    from core.training import train_model
+
+    started = time.time()
+    pairs = write_pairs(**pair_options)
+    print(f"pairs: {pairs} ({time.time() - started:.0f} s)", flush=True)
+    result = train_model(load_config(config, overrides), progress=False)
+    metrics = result["metrics"].get("validation", {})
+    print(f"reranker written to {result.path} in {time.time() - started:.0f} s; validation "
+          f"accuracy {metrics.get('accuracy', float('nan')):.4f}, macro-F1 {metrics.get('macro_f1', float('nan')):.4f}")
+    print(f"serve it from ONNX: ftsuite export {result.path} --int8")
+    return {"pairs": pairs, "artifact": str(result.path), "validation": metrics}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default=str(CONFIG))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--per-intent", type=int, default=15, help="BANKING77 train queries per intent")
+    parser.add_argument("--negatives", type=int, default=2, help="hard negatives per query")
+    parser.add_argument("--pairs-only", action="store_true", help="write the pairs, do not train")
+    args = parser.parse_args(argv)
+    if args.pairs_only:
+        print(write_pairs(per_intent=args.per_intent, negatives=args.negatives))
+        return 0
+    train_reranker(args.config, args.set, per_intent=args.per_intent, negatives=args.negatives)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
