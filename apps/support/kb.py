@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import html
 import io
 import json
 import logging
@@ -624,7 +623,7 @@ class KnowledgeBase:
             self.index.save(self.index_path)
 
     def _build_bm25(self, save: bool) -> None:
-        import bm25s
+        bm25s = import_bm25s()
 
         ids = np.array(sorted(self.chunks), dtype=np.int64)
         self.bm25_ids = ids
@@ -667,5 +666,10 @@ class KnowledgeBase:
         self.db.close()
 
 
-def escape_html(text: str) -> str:
-    return html.escape(text, quote=True)
+def import_bm25s():
+    """bm25s, with its logger (set to DEBUG by the library itself) brought back to WARNING."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+

@@ -51,8 +51,9 @@ class Retriever:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def lexical(self, query: str, k: int | None = None) -> list[tuple[int, float]]:
-        import bm25s
+        from .kb import import_bm25s
 
+        bm25s = import_bm25s()
         if self.kb.bm25 is None:
             return []
         tokens = bm25s.tokenize([query], stopwords="en", show_progress=False)

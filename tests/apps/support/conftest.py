@@ -96,3 +96,13 @@ def bot(tmp_path, docs, embedder):
     report = bot.ingest([docs])
     assert not report.skipped, report.summary()
     return bot
+
+
+@pytest.fixture(scope="module")
+def shared_bot(tmp_path_factory, embedder):
+    """One base for the tests that only ask (each in its own conversation)."""
+    folder = tmp_path_factory.mktemp("shared")
+    bot = make_bot(folder / "kb", embedder).warm_up()
+    report = bot.ingest([write_kb(folder / "docs")])
+    assert not report.skipped, report.summary()
+    return bot

@@ -46,17 +46,17 @@ def test_follow_up_detection():
 
 
 @pytest.mark.parametrize("stage", ["dense", "bm25", "fused", "full"])
-def test_each_retrieval_stage_finds_the_right_document(bot, stage):
+def test_each_retrieval_stage_finds_the_right_document(shared_bot, stage):
     cases = {"How long until my new card arrives in the post?": "Card delivery",
              "What is the fee for a SWIFT transfer?": "Transfer fees",
              "What interest does a savings pot pay?": "Savings pots",
              "What is the phone number of the support line?": "Contact us"}
     for question, title in cases.items():
-        assert bot.search(question, stage)[0].chunk.title == title, (stage, question)
+        assert shared_bot.search(question, stage)[0].chunk.title == title, (stage, question)
 
 
-def test_answer_is_grounded_and_cited(bot):
-    answer = bot.ask("How much does a SWIFT transfer cost?")
+def test_answer_is_grounded_and_cited(shared_bot):
+    answer = shared_bot.ask("How much does a SWIFT transfer cost?")
     assert answer.kind == "answer" and not answer.handed_off
     assert answer.sources[0].title == "Transfer fees" and "[1]" in answer.text and "£5" in answer.text
     assert answer.intent == "transfer_fee_charged"  # no intent model: the top chunk's label
@@ -66,8 +66,8 @@ def test_answer_is_grounded_and_cited(bot):
     assert set(payload["sources"][0]) == {"path", "title", "section", "text", "score"}
 
 
-def test_out_of_scope_gets_an_honest_dont_know_with_sources(bot):
-    answer = bot.ask("Who won the football world cup in 1966?")
+def test_out_of_scope_gets_an_honest_dont_know_with_sources(shared_bot):
+    answer = shared_bot.ask("Who won the football world cup in 1966?")
     assert answer.kind == "dont_know" and "don't know" in answer.text and "person" in answer.text
     assert answer.sources and answer.intent is None and "too weak" in answer.reason
 
@@ -84,13 +84,13 @@ def test_scope_threshold_is_calibrated_on_the_faq_questions(tmp_path, docs, embe
     assert bot.ask("What's a good recipe for banana bread?").kind == "dont_know"
 
 
-def test_follow_up_is_read_with_the_previous_question(bot):
-    first = bot.ask("How much is a replacement card?", "conv-1")
+def test_follow_up_is_read_with_the_previous_question(shared_bot):
+    first = shared_bot.ask("How much is a replacement card?", "conv-1")
     assert first.kind == "answer"
-    follow = bot.ask("and for a business account?", "conv-1")
+    follow = shared_bot.ask("and for a business account?", "conv-1")
     assert "follow-up" in follow.reason and follow.sources[0].title == "Account types"
     assert "£10" in follow.text
-    alone = bot.ask("and for a business account?", "conv-2")  # no previous turn: read on its own
+    alone = shared_bot.ask("and for a business account?", "conv-2")  # no previous turn: read on its own
     assert "follow-up" not in alone.reason
 
 
@@ -122,26 +122,26 @@ def test_feedback_is_stored_and_exported_as_reranker_pairs(bot):
         bot.feedback("nope", True)
 
 
-def test_smalltalk_and_person_need_no_retrieval(bot):
-    hello = bot.ask("Hello!")
+def test_smalltalk_needs_no_retrieval(shared_bot):
+    hello = shared_bot.ask("Hello!")
     assert hello.kind == "smalltalk" and hello.sources == [] and hello.reason == "greeting"
 
 
 @pytest.mark.parametrize("message,reason", [("", "empty"), ("   \n\t ", "empty"), (None, "not text"),
                                             (12345, "not text"), (b"\xff\xfe", "not UTF-8"), ("?!...", "no words"),
                                             (["a", "list"], "not text")])
-def test_bad_messages_are_answered_not_raised(bot, message, reason):
-    answer = bot.ask(message)
+def test_bad_messages_are_answered_not_raised(shared_bot, message, reason):
+    answer = shared_bot.ask(message)
     assert isinstance(answer, Answer) and answer.kind == "dont_know" and reason in answer.reason
     assert answer.answer_id and answer.conversation_id
 
 
-def test_very_long_and_odd_messages(bot):
-    long = bot.ask("What is the SWIFT transfer fee? " * 500)
+def test_very_long_and_odd_messages(shared_bot):
+    long = shared_bot.ask("What is the SWIFT transfer fee? " * 500)
     assert "cut to its first 1000 characters" in long.reason and long.sources[0].title == "Transfer fees"
-    utf8 = bot.ask("What is the SWIFT transfer fee?".encode("utf-8"))
+    utf8 = shared_bot.ask("What is the SWIFT transfer fee?".encode("utf-8"))
     assert utf8.kind == "answer"
-    control = bot.ask("SWIFT\x00 transfer\x07 fee")
+    control = shared_bot.ask("SWIFT\x00 transfer\x07 fee")
     assert control.sources[0].title == "Transfer fees"
 
 
