@@ -46,9 +46,9 @@ class Embedder:
     """L2-normalised sentence vectors from an artifact; cheap to build, loads on first use."""
 
     def __init__(self, artifact: str | Path, backend: str = "auto", device: str = "auto",
-                 precision: str = "auto"):
+                 precision: str = "auto", threads: int | None = None):
         self.artifact = Path(artifact)
-        self._options = {"backend": backend, "device": device, "precision": precision}
+        self._options = {"backend": backend, "device": device, "precision": precision, "threads": threads}
         self._predictor = None
 
     @classmethod

@@ -26,6 +26,9 @@ class MonitorConfig:
     embedder: str = field(default="minilm", metadata={"help": "base name or sentence-embedding artifact"})
     backend: str = "auto"
     batch_size: int = 64
+    parallel: bool = field(default=True, metadata={"help": "run the ONNX graphs (sentiment, topics, NER) side by "
+                                                           "side, each on its share of the CPU cores, and the "
+                                                           "next batch's graphs while this batch is stored"})
     read: str = field(default="title", metadata={"help": "what the models read: title (fast; headline-style "
                                                          "training data) or title_summary"})
     poll_interval: str = "60s"

@@ -8,6 +8,7 @@ a month of history fires the alerts it would have fired then.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -112,6 +113,7 @@ class Monitor:
         self.notifiers: list[Notifier] = []
         self.model_id = ""
         self.ner_status = "not loaded"
+        self._pool = None
 
     # ------------------------------------------------------------------ set-up
     def warm_up(self) -> "Monitor":
@@ -123,13 +125,17 @@ class Monitor:
         if not {"positive", "negative"} <= set(manifest.get("labels", [])):
             raise ConfigError(f"{artifact} has labels {manifest.get('labels')}; the monitor needs a sentiment "
                               "model with 'positive' and 'negative' labels")
-        self.sentiment = load_predictor(artifact, backend=cfg.backend)
+        ner_path = cfg.path(cfg.ner_model) if cfg.ner_model else None
+        has_ner = bool(ner_path and (ner_path / "manifest.json").is_file())
+        # On the CPU two small graphs each on its share of the cores beat both on all cores in turn
+        # (short inputs leave intra-op threads idle): 1.2-1.4x on 2 cores, see BENCHMARKS.md
+        threads = max(1, (os.cpu_count() or 1) // (3 if has_ner else 2)) if cfg.parallel else None
+        self.sentiment = load_predictor(artifact, backend=cfg.backend, threads=threads)
         self.model_id = f"{manifest['name']}@{manifest['created_at']}"
         watchlist = Watchlist.from_csv(cfg.path(cfg.watchlist)) if cfg.watchlist else Watchlist([])
         ner = None
-        ner_path = cfg.path(cfg.ner_model) if cfg.ner_model else None
-        if ner_path and (ner_path / "manifest.json").is_file():
-            ner = load_predictor(ner_path, backend=cfg.backend)
+        if has_ner:
+            ner = load_predictor(ner_path, backend=cfg.backend, threads=threads)
             self.ner_status = f"on ({ner_path.name})"
         else:
             self.ner_status = (f"off: no NER model at {ner_path} (build it with 'ftsuite train "
@@ -137,15 +143,24 @@ class Monitor:
         self.entities = EntityExtractor(watchlist, ner)
         embedder_path = cfg.path(cfg.embedder)
         if embedder_path is not None and embedder_path.is_dir() and (embedder_path / "manifest.json").is_file():
-            embedder = Embedder(embedder_path, backend=cfg.backend)
+            embedder = Embedder(embedder_path, backend=cfg.backend, threads=threads)
         else:
-            embedder = Embedder(base_embedder_artifact(cfg.embedder), backend=cfg.backend)
+            embedder = Embedder(base_embedder_artifact(cfg.embedder), backend=cfg.backend, threads=threads)
         self.topics = TopicClassifier(embedder, cfg.topics, cfg.topic_threshold)
         self.notifiers = cfg.build_notifiers()
         self.store = Store(cfg.path(cfg.database))
+        if cfg.parallel:
+            from concurrent.futures import ThreadPoolExecutor
+
+            # the graphs release the GIL; torch shares one global thread pool, so it runs them in turn
+            onnx = all(getattr(p, "backend", "") == "onnx" for p in (self.sentiment, self.topics.embedder.predictor))
+            self._pool = ThreadPoolExecutor(max_workers=2 if onnx else 1, thread_name_prefix="monitor-model")
         return self
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         if self.store is not None:
             self.store.close()
             self.store = None
@@ -202,19 +217,35 @@ class Monitor:
         report.duplicates += len(known)
         fresh = sorted((i for uid, i in unique.items() if uid not in known), key=lambda i: i.published)
         size = max(self.config.batch_size, 1)
-        for start in range(0, len(fresh), size):
-            batch = fresh[start:start + size]
-            texts = [self._model_text(i) for i in batch]
-            scores = self.score_texts(texts)
+        batches = [fresh[start:start + size] for start in range(0, len(fresh), size)]
+        pending = self._launch(batches[0]) if batches else None
+        for n, batch in enumerate(batches):
+            texts, scores, topics = pending
+            # the next batch's graphs run while this one is stored and its rules evaluated
+            pending = self._launch(batches[n + 1]) if n + 1 < len(batches) else None
             mentions = self.entities.extract([i.text for i in batch], ner_texts=texts)
-            topics = self.topics.assign(texts)
             records = [{"item": i, "sentiment": s, "mentions": m, "topics": t}
-                       for i, s, m, t in zip(batch, scores, mentions, topics)]
+                       for i, s, m, t in zip(batch, scores.result(), mentions, topics.result())]
             report.new += self.store.add_batch(records, self.model_id)
             fired, resolved = self.evaluate_points(records, self.store)
             report.alerts_fired += fired
             report.alerts_resolved += resolved
         return report
+
+    def _launch(self, batch: list[Item]):
+        """Start scoring and topic assignment of a batch: futures on the model pool (``parallel``),
+        else done at once."""
+        from concurrent.futures import Future
+
+        texts = [self._model_text(i) for i in batch]
+        if self._pool is not None:
+            return texts, self._pool.submit(self.score_texts, texts), self._pool.submit(self.topics.assign, texts)
+        done = []
+        for value in (self.score_texts(texts), self.topics.assign(texts)):
+            future = Future()
+            future.set_result(value)
+            done.append(future)
+        return texts, done[0], done[1]
 
     def _model_text(self, item: Item) -> str:
         return item.title if self.config.read == "title" else item.text
