@@ -169,3 +169,21 @@ def test_ner_finds_organisations_beyond_the_watch_list(tiny_base, tmp_path, moni
     found = {(m.entity, m.kind, m.on_watchlist) for m in mentions}
     assert ("Acme", "watchlist", True) in found
     assert ("Quelp Holdings", "ner", False) in found
+
+
+def test_parallel_and_sequential_pipelines_store_the_same(monitor_config, tmp_path):
+    """The pipelined path (next batch scored while one is stored) changes speed, not results."""
+    import dataclasses
+
+    source = str(calm_then_burst(tmp_path / "f.jsonl"))
+    outcomes = []
+    for parallel in (False, True):
+        config = dataclasses.replace(monitor_config, parallel=parallel, database=str(tmp_path / f"{parallel}.db"))
+        monitor = Monitor(config)
+        report = monitor.ingest([source], deliver=False)
+        rows = sorted((r["title"], r["label"], round(r["score"], 3), r["topics"])
+                      for r in monitor.store.latest(monitor.model_id, limit=100))
+        outcomes.append((report.new, [(a["rule"], a["scope_key"], a["at"]) for a in report.alerts_fired], rows))
+        assert (monitor._pool is not None) == parallel
+        monitor.close()
+    assert outcomes[0] == outcomes[1] and outcomes[0][0] == 32
