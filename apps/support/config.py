@@ -41,9 +41,13 @@ class SupportConfig:
     top_k: int = field(default=3, metadata={"help": "sources returned with an answer"})
     intent_prior: float = field(default=1.0, metadata={
         "help": "weight of P(intent of the chunk) added to the reranker score (chunks labelled with an intent)"})
+    faq_prior: float = field(default=0.5, metadata={
+        "help": "share of the intent prior an FAQ entry gets (the intent's article is the primary source)"})
     # scope
     scope_threshold: float | None = field(default=None, metadata={
         "help": "in-scope when the scope score reaches this; None = calibrated on the base's FAQ questions"})
+    intent_weight: float = field(default=0.25, metadata={
+        "help": "weight of the intent classifier's max probability in the scope score (the rest: retrieval)"})
     target_fpr: float = field(default=0.04, metadata={"help": "share of FAQ questions calibration may flag"})
     # messages
     max_message_chars: int = 1000
@@ -65,8 +69,12 @@ class SupportConfig:
                               f"({self.chunk_words})")
         if self.intent_prior < 0:
             raise ConfigError("intent_prior must be >= 0")
+        if not 0.0 <= self.faq_prior <= 1.0:
+            raise ConfigError(f"faq_prior = {self.faq_prior} must be in [0, 1]")
         if self.scope_threshold is not None and not 0.0 <= self.scope_threshold <= 1.0:
             raise ConfigError(f"scope_threshold = {self.scope_threshold} must be in [0, 1] (or None to calibrate)")
+        if not 0.0 <= self.intent_weight <= 1.0:
+            raise ConfigError(f"intent_weight = {self.intent_weight} must be in [0, 1]")
         if not 0.0 < self.target_fpr < 0.5:
             raise ConfigError(f"target_fpr = {self.target_fpr} must be in (0, 0.5)")
 

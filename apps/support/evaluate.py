@@ -93,76 +93,70 @@ def _oos(in_scores: np.ndarray, out_scores: np.ndarray, max_fpr: float = 0.04, c
 
 
 def _signals(bot, queries: list[str], with_stages: bool, intents: list[str] | None = None):
-    """Per query: the rankings of each stage (hit flags) and the scope signals."""
+    """Per query: the rankings of each stage (hit flags) and the scope signals, through the
+    retriever's own stages (the bot's ranking is ``Retriever.search``, stage ``full``)."""
     r = bot.retriever
     vectors = bot.kb.embedder.encode(queries)
     probs = bot.intents.probabilities(queries) if bot.intents else [None] * len(queries)
     rankings = {s: [] for s in STAGES}
     signals = defaultdict(list)
-    predicted = []
+    predicted, pipeline_intents = [], []
     for n, (query, vector, p) in enumerate(zip(queries, vectors, probs)):
         fused = r.fused(query, vector=vector)
-        dense_top = max((h.scores["dense"] or 0.0 for h in fused if h.scores.get("dense") is not None), default=0.0)
-        head, tail = fused[: r.rerank_k], fused[r.rerank_k:]
-        rrf = np.array([h.score for h in head])
-        rerank = None
-        if bot.reranker is not None and head:
-            rerank = _rerank_scores(r, query, head)
-        prior = None
+        dense_top = max((h.scores["dense"] for h in fused if h.scores.get("dense") is not None), default=0.0)
+        final = r.search(query, p, vector=vector)  # what ask() ranks with
+        rerank_top = max((h.scores["rerank"] for h in final if "rerank" in h.scores), default=np.nan)
         if p is not None:
-            committed = max(p.values())
-            prior = np.array([p.get(h.chunk.intent, 0.0) if h.chunk.intent else 1.0 - committed for h in head])
             predicted.append(max(p, key=p.get))
+        pipeline_intents.append(final[0].chunk.intent if final else None)
         signals["p_max"].append(max(p.values()) if p else np.nan)
-        signals["rerank_max"].append(float(rerank.max()) if rerank is not None else np.nan)
+        signals["rerank_max"].append(rerank_top)
         signals["dense_max"].append(dense_top)
         if not with_stages:
             continue
         intent = intents[n]
-        tail_hits = [_is_hit(h.chunk, intent) for h in tail]
 
-        def order(scores):
-            idx = sorted(range(len(head)), key=lambda i: (-scores[i], head[i].chunk.id))
-            return [_is_hit(head[i].chunk, intent) for i in idx] + tail_hits
+        def flags(hits):
+            return [_is_hit(h.chunk, intent) for h in hits[:10]]
 
         rankings["dense"].append([_is_hit(bot.kb.chunks[i], intent) for i, _ in r.dense(query, k=10, vector=vector)])
         rankings["bm25"].append([_is_hit(bot.kb.chunks[i], intent) for i, _ in r.lexical(query, k=10)])
-        rankings["fused"].append(order(rrf))
-        w = r.intent_prior
-        if prior is not None:
-            rankings["fused+prior"].append(order(rrf / rrf.max() + w * prior))
-        if rerank is not None:
-            rankings["fused+rerank"].append(order(rerank))
-            if prior is not None:
-                rankings["full"].append(order(rerank + w * prior))
-    return rankings, {k: np.array(v, dtype=np.float64) for k, v in signals.items()}, predicted
+        rankings["fused"].append(flags(fused))
+        if p is not None:
+            rankings["fused+prior"].append(flags(r.apply_prior(r.fused(query, vector=vector), p)))
+        if bot.reranker is not None:
+            plain = r.fused(query, vector=vector)
+            rankings["fused+rerank"].append(flags(r.rerank(query, plain[: r.rerank_k]) + plain[r.rerank_k:]))
+            if p is not None:
+                rankings["full"].append(flags(final))
+    return rankings, {k: np.array(v, dtype=np.float64) for k, v in signals.items()}, predicted, pipeline_intents
 
 
-def _rerank_scores(retriever, query, head) -> np.ndarray:
-    from .kb import passage_text
-
-    passages = [passage_text(h.chunk.title, h.chunk.section, h.chunk.text) for h in head]
-    results = retriever.reranker.predict([query] * len(head), pairs=passages, batch_size=len(head))
-    return np.array([x["score"] for x in results])
+def _mix(p: np.ndarray, r: np.ndarray, w: float) -> np.ndarray:
+    return w * np.clip(p, 0, 1) + (1 - w) * np.clip(r, 0, 1)
 
 
-def _scope_variants(s: dict) -> dict[str, np.ndarray]:
+def _scope_variants(s: dict, w: float) -> dict[str, np.ndarray]:
     out = {"dense cosine": s["dense_max"]}
-    if not np.isnan(s["p_max"]).all():
+    has_intent, has_rerank = not np.isnan(s["p_max"]).all(), not np.isnan(s["rerank_max"]).all()
+    if has_intent:
         out["intent max probability"] = s["p_max"]
-        out["mean(intent max prob, dense cosine)"] = (s["p_max"] + np.clip(s["dense_max"], 0, 1)) / 2
-    if not np.isnan(s["rerank_max"]).all():
+        for weight in sorted({0.5, w}):
+            out[f"{weight:g} x intent + {1 - weight:g} x dense cosine"] = _mix(s["p_max"], s["dense_max"], weight)
+    if has_rerank:
         out["reranker max probability"] = s["rerank_max"]
-        if "intent max probability" in out:
-            out["mean(intent max prob, reranker max prob)"] = (s["p_max"] + s["rerank_max"]) / 2
+        if has_intent:
+            for weight in sorted({0.5, w}):
+                out[f"{weight:g} x intent + {1 - weight:g} x reranker"] = _mix(s["p_max"], s["rerank_max"], weight)
     return out
 
 
 def _bot_variant(bot) -> str:
+    w = bot.config.intent_weight
     if bot.intents and bot.reranker:
-        return "mean(intent max prob, reranker max prob)"
+        return f"{w:g} x intent + {1 - w:g} x reranker"
     if bot.intents:
-        return "mean(intent max prob, dense cosine)"
+        return f"{w:g} x intent + {1 - w:g} x dense cosine"
     return "reranker max probability" if bot.reranker else "dense cosine"
 
 
@@ -176,16 +170,18 @@ def evaluate(bot, limit: int = 0, latency_queries: int = 300, progress: bool = T
         oos.extend(stratified(rows, limit))
     started = time.perf_counter()
     queries, intents = [q for q, _ in test], [i for _, i in test]
-    rankings, in_signals, predicted = _signals(bot, queries, True, intents)
+    rankings, in_signals, predicted, pipeline = _signals(bot, queries, True, intents)
     if progress:
         print(f"in-scope: {len(queries)} queries in {time.perf_counter() - started:.0f} s", flush=True)
-    _, out_signals, _ = _signals(bot, [q for q, _ in oos], False)
+    _, out_signals, _, _ = _signals(bot, [q for q, _ in oos], False)
     results = {"in_scope_queries": len(queries), "oos_queries": len(oos),
                "kb": {"documents": len(bot.kb.documents()), "chunks": len(bot.kb.chunks)},
                "retrieval": {s: _rank_metrics(v) for s, v in rankings.items() if v},
                "intent_accuracy": float(np.mean([p == t for p, t in zip(predicted, intents)])) if predicted else None,
+               "pipeline_intent_accuracy": float(np.mean([p == t for p, t in zip(pipeline, intents)])),
                "excluded_intents": {k: sorted(v) for k, v in BANKING_RELATED.items()}}
-    ins, outs = _scope_variants(in_signals), _scope_variants(out_signals)
+    w = bot.config.intent_weight
+    ins, outs = _scope_variants(in_signals, w), _scope_variants(out_signals, w)
     chosen = _bot_variant(bot)
     results["oos"] = {name: _oos(ins[name], outs[name], calibrated=bot.threshold if name == chosen else None)
                       for name in ins}
@@ -212,7 +208,8 @@ def format_results(r: dict) -> str:
     for stage, m in r["retrieval"].items():
         lines.append(f"{stage:16} {m['recall@1']:7.4f} {m['mrr@10']:7.4f}")
     if r["intent_accuracy"] is not None:
-        lines.append(f"\nintent accuracy {r['intent_accuracy']:.4f}")
+        lines.append(f"\nintent accuracy: classifier {r['intent_accuracy']:.4f}")
+    lines.append(f"intent of the top-ranked chunk (the bot's ranking): {r['pipeline_intent_accuracy']:.4f}")
     lines.append(f"\n{'scope signal':44} {'AUROC':>6} {'thr':>6} {'flagged':>8} {'OOS caught':>10}")
     for name, m in r["oos"].items():
         lines.append(f"{name:44} {m['auroc']:6.4f} {m['threshold']:6.3f} {m['in_scope_flagged']:8.4f} "

@@ -67,6 +67,7 @@ class Chunk:
     intent: str | None = None
     category: str | None = None
     position: int = 0
+    kind: str = "markdown"  # the document's kind: markdown, text, html, faq
 
 
 def passage_text(title: str, section: str, text: str) -> str:
@@ -572,10 +573,10 @@ class KnowledgeBase:
 
     # ------------------------------------------------------------------ loading
     def _load_chunks(self) -> None:
-        rows = self.db.execute("SELECT id, path, title, section, text, intent, category, position FROM chunks "
-                               "ORDER BY id")
+        rows = self.db.execute("SELECT c.id, c.path, c.title, c.section, c.text, c.intent, c.category, c.position, "
+                               "d.kind FROM chunks c JOIN documents d ON d.path = c.path ORDER BY c.id")
         self.chunks = {r["id"]: Chunk(r["id"], r["path"], r["title"], r["section"], r["text"], r["intent"],
-                                      r["category"], r["position"]) for r in rows}
+                                      r["category"], r["position"], r["kind"]) for r in rows}
 
     def load(self, force: bool = False) -> "KnowledgeBase":
         """Load (or re-load after another process changed the base) the chunks and both indexes;

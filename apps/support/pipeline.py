@@ -93,7 +93,7 @@ class SupportBot:
                 report = kb.ingest(cfg.seed_paths)
                 log.info("seeded %s: %s", folder, report.summary())
             self.retriever = Retriever(kb, self.reranker, cfg.dense_k, cfg.bm25_k, cfg.rrf_k, cfg.rerank_k,
-                                       cfg.intent_prior)
+                                       cfg.intent_prior, cfg.faq_prior)
             self.kb = kb
             self._calibrate()
             return self
@@ -113,7 +113,8 @@ class SupportBot:
             self.threshold = cfg.scope_threshold
             self.calibration = {"source": "config", "threshold": self.threshold}
             return
-        key = {"models": self._models_key(), "generation": self.kb.generation(), "target_fpr": cfg.target_fpr}
+        key = {"models": self._models_key(), "generation": self.kb.generation(), "target_fpr": cfg.target_fpr,
+               "intent_weight": cfg.intent_weight, "retrieval": [cfg.rerank_k, cfg.intent_prior, cfg.faq_prior]}
         cached = self.kb.get_meta("calibration")
         if cached and cached.get("key") == key:
             self.calibration = cached
@@ -157,7 +158,7 @@ class SupportBot:
             else:
                 retrieval = max((h.scores.get("dense") or 0.0) for h in hits)
         p_max = max(probs.values()) if probs else None
-        return scope_score(p_max, retrieval), hits, label, probs
+        return scope_score(p_max, retrieval, self.config.intent_weight), hits, label, probs
 
     # ------------------------------------------------------------------ online
     def ask(self, message, conversation_id: str | None = None) -> Answer:

@@ -33,11 +33,12 @@ class Retriever:
     """One stage each: :meth:`dense`, :meth:`lexical`, :meth:`fused`, :meth:`rerank`; :meth:`search` runs them."""
 
     def __init__(self, kb: KnowledgeBase, reranker=None, dense_k: int = 30, bm25_k: int = 30, rrf_k: int = 60,
-                 rerank_k: int = 10, intent_prior: float = 1.0):
+                 rerank_k: int = 10, intent_prior: float = 1.0, faq_prior: float = 0.5):
         self.kb = kb
         self.reranker = reranker
         self.dense_k, self.bm25_k, self.rrf_k, self.rerank_k = dense_k, bm25_k, rrf_k, rerank_k
         self.intent_prior = intent_prior
+        self.faq_prior = faq_prior
 
     # ------------------------------------------------------------------ stages
     def embed(self, queries: list[str]) -> np.ndarray:
@@ -85,26 +86,34 @@ class Retriever:
         return sorted(hits, key=lambda h: (-h.score, h.chunk.id))
 
     def apply_prior(self, hits: list[Hit], intent_probs: dict[str, float] | None) -> list[Hit]:
-        """Add ``intent_prior x P(chunk's intent)``; a chunk without an intent label gets the mass the
-        classifier left uncommitted (1 - max probability), so policy pages win when no intent fits."""
+        """Add ``intent_prior x P(chunk's intent)`` to each hit's score (the reranker probability when
+        reranked, else the RRF score scaled to (0, 1]). A chunk without an intent label gets the mass
+        the classifier left uncommitted (1 - max probability), so policy pages win when no intent fits;
+        an FAQ entry gets ``faq_prior`` of its intent's share: the article is the primary source."""
         if not intent_probs or not self.intent_prior or not hits:
             return hits
         uncommitted = 1.0 - max(intent_probs.values())
-        top = max(h.score for h in hits)
+        top = max(h.scores["rrf"] for h in hits)
         for hit in hits:
-            prior = intent_probs.get(hit.chunk.intent, 0.0) if hit.chunk.intent else uncommitted
+            chunk = hit.chunk
+            prior = intent_probs.get(chunk.intent, 0.0) if chunk.intent else uncommitted
+            if chunk.kind == "faq" and chunk.intent:
+                prior *= self.faq_prior
             hit.scores["prior"] = prior
-            base = hit.score if "rerank" in hit.scores else hit.score / top  # RRF scaled to (0, 1]
+            base = hit.scores["rerank"] if "rerank" in hit.scores else hit.scores["rrf"] / top
             hit.score = base + self.intent_prior * prior
         return sorted(hits, key=lambda h: (-h.score, h.chunk.id))
 
     def search(self, query: str, intent_probs: dict[str, float] | None = None, rerank: bool = True,
                vector: np.ndarray | None = None) -> list[Hit]:
-        hits = self.fused(query, vector=vector)
+        """fused -> intent prior over every candidate -> reranker on the best ``rerank_k`` -> reranker
+        probability + prior (the reranked head stays above the rest)."""
+        hits = self.apply_prior(self.fused(query, vector=vector), intent_probs)
+        if not (rerank and self.reranker is not None):
+            return hits
         head, tail = hits[: self.rerank_k], hits[self.rerank_k:]
-        if rerank and self.reranker is not None:
-            head = self.rerank(query, head)
-            for hit in tail:  # below every reranked hit, in fused order
-                hit.score = -1.0 + hit.score
-        head = self.apply_prior(head, intent_probs)
+        head = self.apply_prior(self.rerank(query, head), intent_probs)
+        floor = min((h.score for h in head), default=0.0)
+        for hit in tail:
+            hit.score = min(hit.score, floor) - 1.0
         return head + tail

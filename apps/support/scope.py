@@ -73,11 +73,18 @@ def is_follow_up(message: str) -> bool:
     return len(words) <= 6 and bool(_FOLLOW.match(message.strip())) and bool(_PRONOUN.search(message))
 
 
-def scope_score(max_probability: float | None, retrieval: float | None) -> float:
-    """The in-scope score: the mean of the classifier's maximum probability and the top retrieval
-    score (reranker probability, or dense cosine clipped to [0, 1]) where both are present."""
-    parts = [float(np.clip(v, 0.0, 1.0)) for v in (max_probability, retrieval) if v is not None]
-    return float(np.mean(parts)) if parts else 0.0
+def scope_score(max_probability: float | None, retrieval: float | None, intent_weight: float = 0.5) -> float:
+    """The in-scope score: ``intent_weight x`` the classifier's maximum probability ``+ (1 - intent_weight) x``
+    the top retrieval score (reranker probability, or dense cosine), each clipped to [0, 1]; the one
+    present when the other is missing."""
+    if max_probability is None and retrieval is None:
+        return 0.0
+    if max_probability is None:
+        return float(np.clip(retrieval, 0.0, 1.0))
+    if retrieval is None:
+        return float(np.clip(max_probability, 0.0, 1.0))
+    return float(intent_weight * np.clip(max_probability, 0.0, 1.0)
+                 + (1.0 - intent_weight) * np.clip(retrieval, 0.0, 1.0))
 
 
 def calibrate_threshold(in_scope_scores, target_fpr: float) -> float:

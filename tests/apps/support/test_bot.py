@@ -22,6 +22,7 @@ def test_rrf_and_calibration_arithmetic():
     threshold = calibrate_threshold(scores, 0.04)
     assert threshold == 0.5 and sum(s < threshold for s in scores) == 1
     assert scope_score(0.9, 0.5) == pytest.approx(0.7) and scope_score(None, 1.4) == 1.0
+    assert scope_score(1.0, 0.0, intent_weight=0.25) == pytest.approx(0.25) and scope_score(0.3, None) == 0.3
     assert scope_score(None, None) == 0.0
 
 
