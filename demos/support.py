@@ -1,0 +1,232 @@
+"""Gradio demo of the support chatbot: a chat whose answers show their sources, intent and
+confidence, a hand-off button and thumbs up / down; an admin view to add documents and rebuild the
+index; the hand-off tickets.
+
+``build_demo(bot)`` returns the Blocks; ``demo`` (built on first access) uses the default knowledge
+base (the sample help centre). Importing this module loads no model and launches nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import uuid
+
+import gradio as gr
+
+from apps.support import Answer, SupportBot, default_bot
+
+__all__ = ["build_demo", "default_app", "prepare"]
+
+log = logging.getLogger("ftsuite.demos")
+_KIND_TEXT = {"answer": "answered from the help centre", "dont_know": "not covered: offered a person",
+              "smalltalk": "small talk", "handoff": "handed to a person"}
+_TICKET_COLUMNS = ["id", "created_at", "conversation_id", "intent", "reason", "status", "turns"]
+_DOCUMENT_COLUMNS = ["path", "title", "kind", "n_chunks", "updated_at"]
+
+
+def default_app() -> SupportBot:
+    return default_bot()
+
+
+def prepare(bot: SupportBot) -> str:
+    """Load the models and the index (the default knowledge base is built from the sample help centre
+    on first use), so that the first question is answered at full speed."""
+    bot.warm_up()
+    status = bot.status()
+    return ", ".join(f"{k} {v}" for k, v in status.items() if not isinstance(v, (dict, list)))
+
+
+def _sources_html(answer: Answer | None) -> str:
+    """The passages behind an answer, in rank order. Document text is untrusted: always escaped."""
+    if answer is None:
+        return "<p>Ask a question: the passages an answer rests on appear here.</p>"
+    if not answer.sources:
+        return "<p>No passage of the knowledge base supports this turn.</p>"
+    out = ["<ol style='padding-left:1.2em;font-size:13px'>"]
+    for source in answer.sources:
+        where = html.escape(str(source.path))
+        section = f" &rsaquo; {html.escape(source.section)}" if source.section else ""
+        text = html.escape(source.text if len(source.text) <= 600 else source.text[:600] + " ...")
+        out.append(f"<li style='margin-bottom:8px'><b>{html.escape(source.title or '')}</b>{section}"
+                   f" <small>(score {source.score:.3f})</small><br><small><code>{where}</code></small>"
+                   f"<blockquote style='margin:4px 0;color:#444'>{text}</blockquote></li>")
+    out.append("</ol>")
+    return "".join(out)
+
+
+def _info_markdown(answer: Answer | None) -> str:
+    if answer is None:
+        return ""
+    intent = f"`{answer.intent}`" if answer.intent else "none"
+    lines = [f"**Intent:** {intent} &nbsp; **Confidence:** {answer.confidence:.2f}",
+             f"**Outcome:** {_KIND_TEXT.get(answer.kind, answer.kind)}"]
+    if answer.reason:
+        lines.append(f"**Why:** {html.escape(answer.reason)}")
+    return "  \n".join(lines)
+
+
+def _cell(column: str, value) -> str:
+    if value is None:
+        return ""
+    if column.endswith("_at") and isinstance(value, (int, float)):
+        import datetime as dt
+
+        return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return str(value)
+
+
+def _rows(records: list[dict], columns: list[str]) -> list[list]:
+    records = [{**r, "turns": len(r["transcript"])} if isinstance(r.get("transcript"), list) else r for r in records]
+    return [[_cell(c, r.get(c)) for c in columns] for r in records]
+
+
+def build_demo(bot: SupportBot) -> gr.Blocks:
+    def respond(message, history, conversation_id):
+        history = list(history or [])
+        conversation_id = conversation_id or uuid.uuid4().hex[:12]
+        if not isinstance(message, str) or not message.strip():
+            return history, "", gr.update(), "Type a question first.", conversation_id, None
+        try:
+            answer = bot.ask(message, conversation_id=conversation_id)
+        except Exception as exc:  # noqa: BLE001 - the chat must survive anything a message does
+            log.exception("support demo: ask failed")
+            history += [{"role": "user", "content": html.escape(message[:2000])},
+                        {"role": "assistant", "content": f"Sorry, something went wrong: {html.escape(str(exc))}"}]
+            return history, "", _sources_html(None), "", conversation_id, None
+        history += [{"role": "user", "content": html.escape(message[:2000])},
+                    {"role": "assistant", "content": html.escape(answer.text)}]
+        return history, "", _sources_html(answer), _info_markdown(answer), answer.conversation_id, answer.answer_id
+
+    def handoff(history, conversation_id):
+        history = list(history or [])
+        if not conversation_id:
+            return history, "Start a conversation first: the ticket carries its transcript."
+        try:
+            ticket = bot.handoff(conversation_id, "the customer pressed 'Talk to a person'")
+        except Exception as exc:  # noqa: BLE001
+            log.exception("support demo: hand-off failed")
+            return history, f"The ticket could not be created: {html.escape(str(exc))}"
+        history.append({"role": "assistant", "content": f"I have passed this conversation to a colleague "
+                                                        f"(ticket #{ticket}). Someone will get back to you."})
+        return history, f"Ticket #{ticket} created."
+
+    def feedback(answer_id, helpful: bool):
+        if not answer_id:
+            return "Rate an answer after the bot has given one."
+        try:
+            bot.feedback(answer_id, helpful)
+        except Exception as exc:  # noqa: BLE001
+            return f"Feedback not stored: {html.escape(str(exc))}"
+        return "Thanks: feedback stored." if helpful else "Thanks: we will use this to improve the answers."
+
+    def new_conversation():
+        return [], None, None, _sources_html(None), ""
+
+    def add_documents(files):
+        paths = [getattr(f, "name", f) for f in (files or [])]
+        if not paths:
+            return "Choose one or more files (.md, .txt, .html, FAQ .csv / .jsonl) first.", documents_rows()
+        try:
+            report = bot.ingest(paths)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("support demo: ingest failed")
+            return f"Nothing was added: {html.escape(str(exc))}", documents_rows()
+        return report.summary(), documents_rows()
+
+    def rebuild():
+        try:
+            return bot.rebuild().summary(), documents_rows()
+        except Exception as exc:  # noqa: BLE001
+            log.exception("support demo: rebuild failed")
+            return f"Rebuild failed: {html.escape(str(exc))}", documents_rows()
+
+    def documents_rows():
+        try:
+            return _rows(bot.documents(), _DOCUMENT_COLUMNS)
+        except Exception:  # noqa: BLE001
+            log.exception("support demo: listing documents failed")
+            return []
+
+    def tickets_rows():
+        try:
+            return _rows(bot.tickets(), _TICKET_COLUMNS)
+        except Exception:  # noqa: BLE001
+            log.exception("support demo: listing tickets failed")
+            return []
+
+    def status_markdown():
+        try:
+            status = bot.status()
+        except Exception as exc:  # noqa: BLE001
+            return f"The bot could not start: `{html.escape(str(exc))}`"
+        parts = [f"**{html.escape(str(k))}:** {html.escape(str(v))}" for k, v in status.items()
+                 if not isinstance(v, (dict, list))]
+        return " &nbsp;·&nbsp; ".join(parts)
+
+    with gr.Blocks(title="ftsuite support chatbot") as demo:
+        gr.Markdown("## Customer-support chatbot\nAnswers come from the help centre and cite it; a question "
+                    "it does not cover gets an honest *I don't know* and the offer of a person.")
+        status = gr.Markdown()
+        conversation = gr.State(None)
+        last_answer = gr.State(None)
+        with gr.Tab("Chat"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(label="Conversation", height=440)
+                    with gr.Row():
+                        message = gr.Textbox(placeholder="e.g. My card payment was declined, why?", show_label=False,
+                                             scale=5, max_lines=4)
+                        send = gr.Button("Send", variant="primary", scale=1)
+                    with gr.Row():
+                        up = gr.Button("👍 Helpful")
+                        down = gr.Button("👎 Not helpful")
+                        person = gr.Button("Talk to a person")
+                        fresh = gr.Button("New conversation")
+                    notice = gr.Markdown()
+                with gr.Column(scale=2):
+                    info = gr.Markdown()
+                    sources = gr.HTML(_sources_html(None), label="Sources")
+        with gr.Tab("Knowledge base"):
+            gr.Markdown("Add Markdown, text, HTML or FAQ (CSV / JSONL with question, answer) files; unchanged "
+                        "files are skipped, changed ones replaced. *Rebuild* re-indexes everything from the store.")
+            uploads = gr.File(file_count="multiple", label="Documents")
+            with gr.Row():
+                add = gr.Button("Add to knowledge base", variant="primary")
+                rebuild_button = gr.Button("Rebuild index")
+            admin_result = gr.Markdown()
+            documents = gr.Dataframe(headers=_DOCUMENT_COLUMNS, interactive=False, wrap=True)
+        with gr.Tab("Tickets"):
+            refresh_tickets = gr.Button("Refresh")
+            tickets = gr.Dataframe(headers=_TICKET_COLUMNS, interactive=False, wrap=True)
+
+        chat_outputs = [chat, message, sources, info, conversation, last_answer]
+        send.click(respond, inputs=[message, chat, conversation], outputs=chat_outputs, api_name="ask")
+        message.submit(respond, inputs=[message, chat, conversation], outputs=chat_outputs)
+        person.click(handoff, inputs=[chat, conversation], outputs=[chat, notice], api_name="handoff")
+        up.click(lambda a: feedback(a, True), inputs=last_answer, outputs=notice, api_name="helpful")
+        down.click(lambda a: feedback(a, False), inputs=last_answer, outputs=notice, api_name="not_helpful")
+        fresh.click(new_conversation, outputs=[chat, conversation, last_answer, sources, info])
+        add.click(add_documents, inputs=uploads, outputs=[admin_result, documents], api_name="add_documents")
+        rebuild_button.click(rebuild, outputs=[admin_result, documents], api_name="rebuild")
+        refresh_tickets.click(tickets_rows, outputs=tickets, api_name="tickets")
+        demo.load(status_markdown, outputs=status)
+        demo.load(documents_rows, outputs=documents)
+        demo.load(tickets_rows, outputs=tickets)
+    return demo
+
+
+def __getattr__(name: str):
+    # `demo` is built on first access so that importing the module stays free of work
+    if name == "demo":
+        globals()["demo"] = build_demo(default_app())
+        return globals()["demo"]
+    raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    import os
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    __getattr__("demo").launch(server_name="127.0.0.1")
