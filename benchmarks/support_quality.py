@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-queries", type=int, default=300)
     parser.add_argument("--intent-prior", type=float, default=None, help="override the config's intent_prior")
     parser.add_argument("--rerank-k", type=int, default=None)
+    parser.add_argument("--intent-model", default=None, help="intent artifact (default: the main job's 'intents')")
     args = parser.parse_args(argv)
 
     from apps.support import default_bot
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     changes = {}
     if args.intent_prior is not None:
         changes["intent_prior"] = args.intent_prior
+    if args.intent_model is not None:
+        changes["intent_model"] = args.intent_model
     if args.rerank_k is not None:
         changes["rerank_k"] = args.rerank_k
     bot = default_bot(**changes)
@@ -47,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     print(format_results(results))
     print("off:", bot.status()["off"] or "nothing")
     row = {"benchmark": "support_quality", "limit": args.limit, "config": {"rerank_k": bot.config.rerank_k,
-           "intent_prior": bot.config.intent_prior, "dense_k": bot.config.dense_k, "bm25_k": bot.config.bm25_k},
+           "intent_prior": bot.config.intent_prior, "faq_prior": bot.config.faq_prior,
+           "intent_weight": bot.config.intent_weight, "intent_model": bot.config.intent_model, "dense_k": bot.config.dense_k, "bm25_k": bot.config.bm25_k},
            **results, "machine": f"{platform.machine()}, {os.cpu_count()} cores", "off": bot.status()["off"]}
     out = REPO / "benchmarks" / "results" / "support_quality.jsonl"
     with open(out, "a", encoding="utf-8") as handle:
