@@ -1,0 +1,336 @@
+"""Signals for one set of training interactions, candidate features, and the learned blend.
+
+:class:`Signals` is fitted offline on training positives (EASE, item-kNN, popularity, text
+vectors, the interest model's vectors, per-item timestamps). For one user history it unites the
+candidate sources' top items and describes each candidate by the features in :data:`FEATURES`.
+:class:`Ranker` is a scikit-learn gradient-boosted classifier over those features, fitted on a
+validation split (each user's last positives held out of the training part).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import ConfigError, ModelNotFoundError
+
+from .candidates import EASE, ItemKNN, Popularity, TextSimilarity, interaction_matrix, profile_vector
+from .data import Catalogue, Interactions
+
+__all__ = ["FEATURES", "Signals", "Ranker", "UserState", "user_histories", "HybridModel", "fit_hybrid"]
+
+DAY = 86400
+FEATURES = ("ease", "ease_rank", "ease_recent", "knn", "knn_recent", "knn_last", "seq_last", "seq_recent", "text", "text_recent",
+            "text_max_recent", "interest", "pop", "pop_30d", "pop_180d", "genre_match", "year_gap",
+            "history_len")
+
+
+@dataclass
+class UserState:
+    """A history in time order (item positions) and the time of its last event."""
+
+    items: np.ndarray
+    last_time: int | None = None
+    query_vector: np.ndarray | None = None     # a text query (cold start) in the frozen text space
+    interest_vector: np.ndarray | None = None  # the history (or query) under the interest model
+
+
+def user_histories(inter: Interactions) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """user position -> (items, timestamps) in time order."""
+    order = np.lexsort((np.arange(len(inter)), inter.timestamps, inter.users))
+    users = inter.users[order]
+    bounds = np.flatnonzero(np.diff(users)) + 1
+    return {int(inter.users[rows[0]]): (inter.items[rows], inter.timestamps[rows])
+            for rows in np.split(order, bounds) if len(rows)}
+
+
+def _transitions(train: Interactions, n_items: int, window: int = 5, shrink: float = 5.0):
+    """Sequential co-occurrence: how often item ``j`` is liked within ``window`` steps after item
+    ``i`` in other users' time-ordered histories, cosine-normalised (sparse ``(I, I)``)."""
+    import scipy.sparse as sp
+
+    rows, cols = [], []
+    for items, _ in user_histories(train).values():
+        for d in range(1, window + 1):
+            if len(items) > d:
+                rows.append(items[:-d])
+                cols.append(items[d:])
+    if not rows:
+        return sp.csr_matrix((n_items, n_items), dtype=np.float32)
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    T = sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(n_items, n_items))
+    T.sum_duplicates()
+    counts = np.bincount(train.items, minlength=n_items).astype(np.float32)
+    T = T.tocoo()
+    data = T.data / (np.sqrt(counts[T.row] * counts[T.col]) + shrink)
+    return sp.csr_matrix((data.astype(np.float32), (T.row, T.col)), shape=(n_items, n_items))
+
+
+class Signals:
+    """Everything the features need, fitted on one set of training positives."""
+
+    def __init__(self, catalogue: Catalogue, train: Interactions, text_vectors: np.ndarray,
+                 interest_vectors: np.ndarray | None = None, ease_l2: float = 250.0, knn_k: int = 100,
+                 recent: int = 5, candidates_per_source: int = 100):
+        self.catalogue = catalogue
+        self.n_items = len(catalogue)
+        self.recent = recent
+        self.per_source = candidates_per_source
+        X = interaction_matrix(train.users, train.items, train.n_users, self.n_items)
+        self.ease = EASE(ease_l2).fit(X)
+        self.knn = ItemKNN(knn_k).fit(X)
+        self.pop = Popularity().fit(X)
+        self.text = TextSimilarity(text_vectors)
+        self.transitions = _transitions(train, self.n_items)
+        self.interest_vectors = interest_vectors
+        # per-item sorted timestamps, as one sorted key array: item * SPAN + (t - t0)
+        self.t0 = int(train.timestamps.min()) if len(train) else 0
+        self.span = int(train.timestamps.max() - self.t0 + 2 * 365 * DAY) if len(train) else 1
+        self.time_keys = np.sort(train.items * self.span + (train.timestamps - self.t0))
+        self.last_time = int(train.timestamps.max()) if len(train) else 0
+        genres = sorted({g for gs in catalogue.genres for g in gs})
+        self.genre_names = genres
+        gi = {g: i for i, g in enumerate(genres)}
+        G = np.zeros((self.n_items, max(1, len(genres))), np.float32)
+        for i, gs in enumerate(catalogue.genres):
+            for g in gs:
+                G[i, gi[g]] = 1.0
+        self.genres = G
+        self.genre_unit = G / np.maximum(np.linalg.norm(G, axis=1, keepdims=True), 1e-9)
+        years = np.array([y if y else np.nan for y in catalogue.years], dtype=np.float32)
+        self.years = np.where(np.isnan(years), np.nanmean(years) if np.isfinite(years).any() else 0.0, years)
+
+    # ------------------------------------------------------------------ pieces
+    def window_counts(self, items: np.ndarray, end: int, days: int) -> np.ndarray:
+        """Positives of each item in the ``days`` before ``end`` (training data only)."""
+        hi = np.clip(end - self.t0, -1, self.span - 1)
+        lo = np.clip(end - days * DAY - self.t0, -1, self.span - 1)
+        base = items.astype(np.int64) * self.span
+        return (np.searchsorted(self.time_keys, base + hi, side="right")
+                - np.searchsorted(self.time_keys, base + lo, side="right")).astype(np.float32)
+
+    def dense_scores(self, state: UserState) -> dict[str, np.ndarray]:
+        """Per-source scores over the whole catalogue for one user."""
+        items = np.asarray(state.items, dtype=np.int64)
+        recent = items[-self.recent:]
+        out = {}
+        if len(items):
+            out["ease"] = self.ease.scores(items)
+            out["ease_recent"] = self.ease.scores(recent)
+            out["knn"] = self.knn.scores(items)
+            out["knn_recent"] = self.knn.scores(items[-3:])
+            out["knn_last"] = self.knn.scores(items[-1:])
+            out["seq_last"] = np.asarray(self.transitions[items[-1]].todense()).ravel()
+            w = np.linspace(0.5, 1.0, len(recent), dtype=np.float32)
+            out["seq_recent"] = np.asarray(self.transitions[recent].T @ w).ravel()
+            weights = np.linspace(0.5, 1.0, len(items), dtype=np.float32)  # later items weigh more
+            profile = profile_vector(self.text.embeddings, items, weights)
+            out["text_recent"] = self.text.scores_vector(profile_vector(self.text.embeddings, recent))
+        else:
+            zero = np.zeros(self.n_items, np.float32)
+            for name in ("ease", "ease_recent", "knn", "knn_recent", "knn_last", "seq_last", "seq_recent",
+                         "text_recent"):
+                out[name] = zero
+            profile = np.zeros(self.text.embeddings.shape[1], np.float32)
+        if state.query_vector is not None:
+            profile = profile + np.asarray(state.query_vector, np.float32)
+            profile /= max(float(np.linalg.norm(profile)), 1e-9)
+            out["text_recent"] = 0.5 * (out["text_recent"] + self.text.scores_vector(state.query_vector)) \
+                if len(items) else self.text.scores_vector(state.query_vector)
+        out["text"] = self.text.scores_vector(profile)
+        out["profile"] = profile
+        if self.interest_vectors is not None and state.interest_vector is not None:
+            out["interest"] = self.interest_vectors @ np.asarray(state.interest_vector, np.float32)
+        else:
+            out["interest"] = np.zeros(self.n_items, np.float32)
+        return out
+
+    def candidates(self, state: UserState, dense: dict, exclude: np.ndarray | None = None) -> np.ndarray:
+        """The union of each source's best items, minus ``exclude`` (the user's history)."""
+        n = self.per_source
+        blocked = np.zeros(self.n_items, dtype=bool)
+        blocked[np.asarray(state.items, dtype=np.int64)] = True
+        if exclude is not None:
+            blocked[np.asarray(exclude, dtype=np.int64)] = True
+        pools = []
+        if len(state.items):
+            pools += [dense["ease"], dense["knn_recent"], dense["seq_recent"]]
+        pools += [dense["text"]]
+        if self.interest_vectors is not None and state.interest_vector is not None:
+            pools.append(dense["interest"])
+        end = state.last_time if state.last_time is not None else self.last_time
+        recent_pop = self.window_counts(np.arange(self.n_items), end, 30)
+        pools += [recent_pop, self.pop.item_scores]
+        chosen = set()
+        for scores in pools:
+            masked = np.where(blocked, -np.inf, scores)
+            k = min(n, int((~blocked).sum()))
+            if k <= 0:
+                break
+            top = np.argpartition(-masked, k - 1)[:k]
+            chosen.update(int(i) for i in top if np.isfinite(masked[i]))
+        return np.array(sorted(chosen), dtype=np.int64)
+
+    def features(self, state: UserState, dense: dict, cands: np.ndarray) -> np.ndarray:
+        """``(C, len(FEATURES))`` for the candidates of one user."""
+        items = np.asarray(state.items, dtype=np.int64)
+        end = state.last_time if state.last_time is not None else self.last_time
+        ease = dense["ease"]
+        ease_rank = np.empty(self.n_items, np.float32)
+        ease_rank[np.argsort(-ease, kind="stable")] = np.arange(self.n_items, dtype=np.float32)
+        recent = items[-self.recent:]
+        if len(recent):
+            sims = self.text.embeddings[cands] @ self.text.embeddings[recent].T  # (C, R)
+            text_max = sims.max(axis=1)
+            user_genres = self.genres[items].sum(axis=0)
+            user_genres /= max(float(np.linalg.norm(user_genres)), 1e-9)
+            user_year = float(self.years[items[-10:]].mean())
+        else:
+            text_max = np.zeros(len(cands), np.float32)
+            user_genres = np.zeros(self.genres.shape[1], np.float32)
+            user_year = float(np.median(self.years))
+        columns = {
+            "ease": ease[cands], "ease_rank": np.log1p(ease_rank[cands]),
+            "ease_recent": dense["ease_recent"][cands], "knn": dense["knn"][cands],
+            "knn_recent": dense["knn_recent"][cands], "knn_last": dense["knn_last"][cands],
+            "seq_last": dense["seq_last"][cands], "seq_recent": dense["seq_recent"][cands],
+            "text": dense["text"][cands], "text_recent": dense["text_recent"][cands], "text_max_recent": text_max,
+            "interest": dense["interest"][cands], "pop": self.pop.item_scores[cands],
+            "pop_30d": np.log1p(self.window_counts(cands, end, 30)),
+            "pop_180d": np.log1p(self.window_counts(cands, end, 180)),
+            "genre_match": self.genre_unit[cands] @ user_genres,
+            "year_gap": self.years[cands] - user_year,
+            "history_len": np.full(len(cands), np.log1p(len(items)), np.float32),
+        }
+        return np.stack([np.asarray(columns[f], np.float32) for f in FEATURES], axis=1)
+
+
+class Ranker:
+    """Gradient-boosted trees over the candidate features (scikit-learn's HistGradientBoosting).
+
+    A fitted scikit-learn model only saves as pickle, which the suite does not hand to users: the
+    ranker saves its training table (npz) and parameters (JSON) and refits on load (seconds).
+    """
+
+    def __init__(self, max_iter: int = 200, learning_rate: float = 0.05, max_leaf_nodes: int = 31, seed: int = 0,
+                 features: tuple[str, ...] = FEATURES):
+        self.params = {"max_iter": max_iter, "learning_rate": learning_rate, "max_leaf_nodes": max_leaf_nodes,
+                       "seed": seed}
+        self.features = tuple(features)
+        self.model = None
+        self.table: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _columns(self) -> list[int]:
+        return [FEATURES.index(f) for f in self.features]
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "Ranker":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        if len(np.unique(y)) < 2:
+            raise ConfigError("the ranker's validation candidates hold no positive (or no negative): "
+                              "too little data to learn a blend; use more interactions")
+        self.table = (np.asarray(X, np.float32), np.asarray(y, np.int8))
+        self.model = HistGradientBoostingClassifier(
+            max_iter=self.params["max_iter"], learning_rate=self.params["learning_rate"],
+            max_leaf_nodes=self.params["max_leaf_nodes"], random_state=self.params["seed"],
+            early_stopping=False)
+        self.model.fit(self.table[0][:, self._columns()], self.table[1])
+        return self
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        if self.model is None:
+            raise ModelNotFoundError("the ranker is not fitted. Fix: ftsuite recommend train")
+        return self.model.predict_proba(np.asarray(X, np.float32)[:, self._columns()])[:, 1]
+
+    def save(self, path: Path) -> None:
+        X, y = self.table
+        np.savez_compressed(path, X=X, y=y)
+        Path(str(path) + ".json").write_text(json.dumps({"params": self.params, "features": list(self.features)}),
+                                             encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> "Ranker":
+        meta = json.loads(Path(str(path) + ".json").read_text(encoding="utf-8"))
+        ranker = cls(**meta["params"], features=tuple(meta["features"]))
+        with np.load(path) as data:
+            return ranker.fit(data["X"], data["y"])
+
+
+class HybridModel:
+    """Signals + ranker: the full model's online path for one user."""
+
+    def __init__(self, signals: Signals, ranker: Ranker):
+        self.signals = signals
+        self.ranker = ranker
+
+    def rank(self, state: UserState, k: int = 10, exclude=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        """``(items, scores, features, dense)`` of the best ``k`` candidates, best first."""
+        dense = self.signals.dense_scores(state)
+        cands = self.signals.candidates(state, dense, exclude)
+        if len(cands) == 0:
+            return cands, np.zeros(0, np.float32), np.zeros((0, len(FEATURES)), np.float32), dense
+        feats = self.signals.features(state, dense, cands)
+        if len(state.items):
+            scores = self.ranker.score(feats)
+        else:
+            scores = self.cold_user_scores(dense, cands)
+        order = np.lexsort((cands, -scores))[:k]
+        return cands[order], scores[order].astype(np.float32), feats[order], dense
+
+    def cold_user_scores(self, dense: dict, cands: np.ndarray) -> np.ndarray:
+        """A user with no history (a sentence only): the ranker learned on histories does not
+        apply; text similarity (and the interest model) with a small popularity prior does."""
+        pop = self.signals.pop.item_scores
+        prior = pop[cands] / max(float(pop.max()), 1e-9)
+        return dense["text"][cands] + 0.5 * dense["interest"][cands] + 0.05 * prior
+
+    def score_items(self, state: UserState, items: np.ndarray) -> np.ndarray:
+        """The ranker's score for given items (e.g. new items that no source would retrieve)."""
+        dense = self.signals.dense_scores(state)
+        return self.ranker.score(self.signals.features(state, dense, np.asarray(items, np.int64)))
+
+
+def training_table(signals: Signals, histories: dict, held_out: dict[int, list[int]], interest_of=None,
+                   max_users: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate features and labels (1 = in the user's held-out positives) for the ranker."""
+    users = sorted(u for u in held_out if u in histories)
+    if max_users and len(users) > max_users:
+        users = sorted(np.random.default_rng(seed).choice(users, max_users, replace=False).tolist())
+    tables, labels = [], []
+    for u in users:
+        items, times = histories[u]
+        state = UserState(items, int(times[-1]), interest_vector=interest_of(u) if interest_of else None)
+        dense = signals.dense_scores(state)
+        cands = signals.candidates(state, dense)
+        if len(cands) == 0:
+            continue
+        tables.append(signals.features(state, dense, cands))
+        labels.append(np.isin(cands, held_out[u]).astype(np.int8))
+    if not tables:
+        raise ConfigError("no user has a validation hold-out: too little data to fit the ranker")
+    return np.concatenate(tables), np.concatenate(labels)
+
+
+def fit_hybrid(catalogue: Catalogue, train: Interactions, text_vectors: np.ndarray, interest=None,
+               ease_l2: float = 250.0, knn_k: int = 100, ranker_params: dict | None = None,
+               features: tuple[str, ...] = FEATURES, max_users: int | None = None) -> HybridModel:
+    """Fit the ranker on a validation split of ``train`` (each eligible user's last 20% of
+    positives held out), then refit the signals on all of ``train``.
+
+    ``interest``: ``(item_vectors, user_vector_fn)`` where ``user_vector_fn(histories)`` maps
+    ``{user: (items, times)}`` to ``{user: vector}``; None leaves the interest feature at zero.
+    """
+    from .split import holdout_last
+
+    inner = holdout_last(train)
+    histories = user_histories(inner.train)
+    item_vectors, user_vectors_fn = interest if interest else (None, None)
+    inner_vectors = user_vectors_fn(histories) if user_vectors_fn else {}
+    signals = Signals(catalogue, inner.train, text_vectors, item_vectors, ease_l2, knn_k)
+    X, y = training_table(signals, histories, inner.test, inner_vectors.get if inner_vectors else None,
+                          max_users=max_users)
+    ranker = Ranker(**(ranker_params or {}), features=features).fit(X, y)
+    return HybridModel(Signals(catalogue, train, text_vectors, item_vectors, ease_l2, knn_k), ranker)
