@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import uuid
+from pathlib import Path
 
 import gradio as gr
 
@@ -23,6 +24,7 @@ _KIND_TEXT = {"answer": "answered from the help centre", "dont_know": "not cover
               "smalltalk": "small talk", "handoff": "handed to a person"}
 _TICKET_COLUMNS = ["id", "created_at", "conversation_id", "intent", "reason", "status", "turns"]
 _DOCUMENT_COLUMNS = ["path", "title", "kind", "n_chunks", "updated_at"]
+_DOCUMENT_HEADERS = ["path", "title", "kind", "passages", "updated"]
 
 
 def default_app() -> SupportBot:
@@ -43,7 +45,9 @@ def _sources_html(answer: Answer | None) -> str:
         return "<p>Ask a question: the passages an answer rests on appear here.</p>"
     if not answer.sources:
         return "<p>No passage of the knowledge base supports this turn.</p>"
-    out = ["<ol style='padding-left:1.2em;font-size:13px'>"]
+    heading = ("<p><b>Closest passages</b>: too weak to answer from, shown for transparency.</p>"
+               if answer.kind != "answer" else "")
+    out = [heading, "<ol style='padding-left:1.2em;font-size:13px'>"]
     for source in answer.sources:
         where = html.escape(str(source.path))
         section = f" &rsaquo; {html.escape(source.section)}" if source.section else ""
@@ -74,6 +78,23 @@ def _cell(column: str, value) -> str:
 
         return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return str(value)
+
+
+def _model_line(name: str, described: dict | None, off_reason: str | None) -> str:
+    if described:
+        return (f"**{name}:** on ({html.escape(Path(str(described.get('artifact', ''))).name)}, "
+                f"{html.escape(str(described.get('backend')))} {html.escape(str(described.get('precision')))})")
+    return f"**{name}:** off" + (f" ({html.escape(str(off_reason))})" if off_reason else "")
+
+
+def _status_markdown(status: dict) -> str:
+    off = status.get("off") or {}
+    parts = [f"**Knowledge base** `{html.escape(str(status.get('kb')))}`: {status.get('documents', 0)} documents, "
+             f"{status.get('chunks', 0)} passages",
+             _model_line("intent model", status.get("intent_model"), off.get("intent_model")),
+             _model_line("reranker", status.get("reranker"), off.get("reranker")),
+             f"**tickets:** {status.get('tickets', 0)}"]
+    return " &nbsp;·&nbsp; ".join(parts)
 
 
 def _rows(records: list[dict], columns: list[str]) -> list[list]:
@@ -157,12 +178,9 @@ def build_demo(bot: SupportBot) -> gr.Blocks:
 
     def status_markdown():
         try:
-            status = bot.status()
+            return _status_markdown(bot.status())
         except Exception as exc:  # noqa: BLE001
             return f"The bot could not start: `{html.escape(str(exc))}`"
-        parts = [f"**{html.escape(str(k))}:** {html.escape(str(v))}" for k, v in status.items()
-                 if not isinstance(v, (dict, list))]
-        return " &nbsp;·&nbsp; ".join(parts)
 
     with gr.Blocks(title="ftsuite support chatbot") as demo:
         gr.Markdown("## Customer-support chatbot\nAnswers come from the help centre and cite it; a question "
@@ -179,8 +197,8 @@ def build_demo(bot: SupportBot) -> gr.Blocks:
                                              scale=5, max_lines=4)
                         send = gr.Button("Send", variant="primary", scale=1)
                     with gr.Row():
-                        up = gr.Button("👍 Helpful")
-                        down = gr.Button("👎 Not helpful")
+                        up = gr.Button("Helpful")
+                        down = gr.Button("Not helpful")
                         person = gr.Button("Talk to a person")
                         fresh = gr.Button("New conversation")
                     notice = gr.Markdown()
@@ -195,7 +213,8 @@ def build_demo(bot: SupportBot) -> gr.Blocks:
                 add = gr.Button("Add to knowledge base", variant="primary")
                 rebuild_button = gr.Button("Rebuild index")
             admin_result = gr.Markdown()
-            documents = gr.Dataframe(headers=_DOCUMENT_COLUMNS, interactive=False, wrap=True)
+            documents = gr.Dataframe(headers=_DOCUMENT_HEADERS, interactive=False,
+                                     column_widths=["42%", "34%", "7%", "6%", "11%"])
         with gr.Tab("Tickets"):
             refresh_tickets = gr.Button("Refresh")
             tickets = gr.Dataframe(headers=_TICKET_COLUMNS, interactive=False, wrap=True)
