@@ -13,6 +13,7 @@ from pathlib import Path
 import gradio as gr
 
 from apps.sentiment import Monitor, load_monitor_config
+from demos import launch_standalone, lazy_demo
 
 __all__ = ["build_demo", "default_app", "prepare", "DEFAULT_CONFIG"]
 
@@ -196,17 +197,7 @@ def build_demo(monitor: Monitor) -> gr.Blocks:
     return demo
 
 
-def __getattr__(name: str):
-    # `demo` is built on first access so that importing the module stays free of work
-    if name == "demo":
-        globals()["demo"] = build_demo(default_app())
-        return globals()["demo"]
-    raise AttributeError(name)
-
+__getattr__ = lazy_demo(globals())  # `demo`, built on first access
 
 if __name__ == "__main__":
-    import os
-
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    __getattr__("demo").launch(server_name="127.0.0.1")
+    launch_standalone(globals())
