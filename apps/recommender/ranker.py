@@ -20,12 +20,14 @@ from core.errors import ConfigError, ModelNotFoundError
 from .candidates import EASE, ItemKNN, Popularity, TextSimilarity, interaction_matrix, profile_vector
 from .data import Catalogue, Interactions
 
-__all__ = ["FEATURES", "Signals", "Ranker", "UserState", "user_histories", "HybridModel", "fit_hybrid"]
+__all__ = ["FEATURES", "COLD_FEATURES", "Signals", "Ranker", "UserState", "user_histories", "HybridModel", "fit_hybrid"]
 
 DAY = 86400
 FEATURES = ("ease", "ease_rank", "ease_recent", "knn", "knn_recent", "knn_last", "seq_last", "seq_recent", "text", "text_recent",
             "text_max_recent", "interest", "pop", "pop_30d", "pop_180d", "genre_match", "year_gap",
-            "history_len")
+            "history_len", "ease_norm", "knn_norm")
+# what a new item (no interactions yet) can be ranked on: its text, genres and year
+COLD_FEATURES = ("text", "text_recent", "text_max_recent", "interest", "genre_match", "year_gap", "history_len")
 
 
 @dataclass
@@ -204,6 +206,8 @@ class Signals:
             "genre_match": self.genre_unit[cands] @ user_genres,
             "year_gap": self.years[cands] - user_year,
             "history_len": np.full(len(cands), np.log1p(len(items)), np.float32),
+            "ease_norm": ease[cands] / max(float(ease.max()), 1e-9),
+            "knn_norm": dense["knn"][cands] / max(float(dense["knn"].max()), 1e-9),
         }
         return np.stack([np.asarray(columns[f], np.float32) for f in FEATURES], axis=1)
 
@@ -260,14 +264,24 @@ class Ranker:
 
 
 class HybridModel:
-    """Signals + ranker: the full model's online path for one user."""
+    """Signals + ranker: the full model's online path for one user. ``cold_ranker`` (fitted on
+    the text features only) scores items that have no interactions yet."""
 
-    def __init__(self, signals: Signals, ranker: Ranker):
+    def __init__(self, signals: Signals, ranker: Ranker, cold_ranker: Ranker | None = None):
         self.signals = signals
         self.ranker = ranker
+        self.cold_ranker = cold_ranker or Ranker(features=COLD_FEATURES, **_params(ranker)).fit(*ranker.table)
 
     def rank(self, state: UserState, k: int = 10, exclude=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-        """``(items, scores, features, dense)`` of the best ``k`` candidates, best first."""
+        """``(items, scores, features, dense)`` of the best ``k`` candidates, best first.
+
+        One user's request is small: thread pools (BLAS, OpenMP in the trees) cost more than they
+        bring on it, so it runs single-threaded (measured: 380 ms -> a few ms per user under load).
+        """
+        with _single_thread():
+            return self._rank(state, k, exclude)
+
+    def _rank(self, state, k, exclude):
         dense = self.signals.dense_scores(state)
         cands = self.signals.candidates(state, dense, exclude)
         if len(cands) == 0:
@@ -275,6 +289,9 @@ class HybridModel:
         feats = self.signals.features(state, dense, cands)
         if len(state.items):
             scores = self.ranker.score(feats)
+            cold = self.signals.pop.counts[cands] == 0
+            if cold.any():  # new items: the text-only ranker, on the same probability scale
+                scores[cold] = self.cold_ranker.score(feats[cold])
         else:
             scores = self.cold_user_scores(dense, cands)
         order = np.lexsort((cands, -scores))[:k]
@@ -289,8 +306,35 @@ class HybridModel:
 
     def score_items(self, state: UserState, items: np.ndarray) -> np.ndarray:
         """The ranker's score for given items (e.g. new items that no source would retrieve)."""
-        dense = self.signals.dense_scores(state)
-        return self.ranker.score(self.signals.features(state, dense, np.asarray(items, np.int64)))
+        items = np.asarray(items, np.int64)
+        with _single_thread():
+            dense = self.signals.dense_scores(state)
+            feats = self.signals.features(state, dense, items)
+            scores = self.ranker.score(feats)
+            cold = self.signals.pop.counts[items] == 0
+            if cold.any():
+                scores[cold] = self.cold_ranker.score(feats[cold])
+            return scores
+
+
+def _params(ranker: Ranker) -> dict:
+    p = ranker.params
+    return {"max_iter": p["max_iter"], "learning_rate": p["learning_rate"], "max_leaf_nodes": p["max_leaf_nodes"],
+            "seed": p["seed"]}
+
+
+_CONTROLLER = None
+
+
+def _single_thread():
+    """A context limiting BLAS and OpenMP pools to one thread (the controller is built once)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        import sklearn.ensemble  # noqa: F401 - load the OpenMP runtime before the controller looks
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1)
 
 
 def training_table(signals: Signals, histories: dict, held_out: dict[int, list[int]], interest_of=None,
