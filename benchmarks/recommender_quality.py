@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["ml-100k", "ml-latest-small"])
     parser.add_argument("--train-interest", action="store_true", help="train missing eval interest models")
-    parser.add_argument("--pairs", type=int, default=3000)
+    parser.add_argument("--pairs", type=int, default=1500)
     parser.add_argument("--no-interest", action="store_true")
     args = parser.parse_args(argv)
 

@@ -18,7 +18,7 @@ def register(sub) -> None:
     a.add_argument("--output", help="folder to write (default FTSUITE_HOME/recommender/<dataset>)")
     a.add_argument("--no-interest", action="store_true", help="skip the fine-tuned interest model (faster)")
     a.add_argument("--interest-artifact", help="use this sentence-embedding artifact as the interest model")
-    a.add_argument("--pairs", type=int, help="interest-model training pairs (default 3000)")
+    a.add_argument("--pairs", type=int, help="interest-model training pairs (default 1500)")
     a.add_argument("--progress", action="store_true", help="show the training progress bar")
 
     a = actions.add_parser("eval", help="the DATA.md protocol: every method side by side (JSON lines)")

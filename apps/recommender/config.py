@@ -23,8 +23,8 @@ class RecommenderConfig:
     base: str = field(default="minilm", metadata={"help": "frozen text embedder and interest-model base"})
     interest: bool = field(default=True, metadata={"help": "fine-tune and use the interest model"})
     interest_artifact: str = field(default="", metadata={"help": "use this interest artifact instead of training"})
-    interest_pairs: int = 3000
-    interest_max_length: int = 96
+    interest_pairs: int = 1500
+    interest_max_length: int = 64
     interest_epochs: float = 1.0
     interest_batch_size: int = 32
     interest_learning_rate: float = 5e-5

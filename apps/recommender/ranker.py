@@ -220,9 +220,11 @@ class Ranker:
     """
 
     def __init__(self, max_iter: int = 200, learning_rate: float = 0.05, max_leaf_nodes: int = 31, seed: int = 0,
-                 features: tuple[str, ...] = FEATURES):
+                 features: tuple[str, ...] = FEATURES, kind: str = "trees"):
+        if kind not in ("trees", "logistic"):
+            raise ConfigError(f"ranker kind = {kind!r}; expected trees or logistic")
         self.params = {"max_iter": max_iter, "learning_rate": learning_rate, "max_leaf_nodes": max_leaf_nodes,
-                       "seed": seed}
+                       "seed": seed, "kind": kind}
         self.features = tuple(features)
         self.model = None
         self.table: tuple[np.ndarray, np.ndarray] | None = None
@@ -237,6 +239,14 @@ class Ranker:
             raise ConfigError("the ranker's validation candidates hold no positive (or no negative): "
                               "too little data to learn a blend; use more interactions")
         self.table = (np.asarray(X, np.float32), np.asarray(y, np.int8))
+        if self.params["kind"] == "logistic":
+            from sklearn.linear_model import LogisticRegression
+            from sklearn.pipeline import make_pipeline
+            from sklearn.preprocessing import StandardScaler
+
+            self.model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+            self.model.fit(self.table[0][:, self._columns()], self.table[1])
+            return self
         self.model = HistGradientBoostingClassifier(
             max_iter=self.params["max_iter"], learning_rate=self.params["learning_rate"],
             max_leaf_nodes=self.params["max_leaf_nodes"], random_state=self.params["seed"],
@@ -270,7 +280,9 @@ class HybridModel:
     def __init__(self, signals: Signals, ranker: Ranker, cold_ranker: Ranker | None = None):
         self.signals = signals
         self.ranker = ranker
-        self.cold_ranker = cold_ranker or Ranker(features=COLD_FEATURES, **_params(ranker)).fit(*ranker.table)
+        # new items: a linear blend of the text features (trees learned on warm candidates lean on
+        # what correlates with popularity, which a new item does not have)
+        self.cold_ranker = cold_ranker or Ranker(features=COLD_FEATURES, kind="logistic").fit(*ranker.table)
 
     def rank(self, state: UserState, k: int = 10, exclude=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
         """``(items, scores, features, dense)`` of the best ``k`` candidates, best first.
@@ -315,12 +327,6 @@ class HybridModel:
             if cold.any():
                 scores[cold] = self.cold_ranker.score(feats[cold])
             return scores
-
-
-def _params(ranker: Ranker) -> dict:
-    p = ranker.params
-    return {"max_iter": p["max_iter"], "learning_rate": p["learning_rate"], "max_leaf_nodes": p["max_leaf_nodes"],
-            "seed": p["seed"]}
 
 
 _CONTROLLER = None
