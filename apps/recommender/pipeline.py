@@ -167,8 +167,9 @@ class Recommender:
             raise SuiteError(f"the description is {len(text)} characters; keep it under {MAX_QUERY_CHARS}")
         query = self.embedder.encode([text])[0]
         vector = self.interest.encode_query(f"liked: {text}") if self.interest else None
-        return self._rank(UserState(np.zeros(0, np.int64), None, query_vector=query, interest_vector=vector),
-                          _check_k(k), None, query_text=text)
+        genres = self.ranker_model.signals.genres_named(text)
+        return self._rank(UserState(np.zeros(0, np.int64), None, query_vector=query, interest_vector=vector,
+                                    query_genres=genres), _check_k(k), None, query_text=text)
 
     def similar(self, item, k: int = 10) -> list[dict]:
         """Items like ``item``: text similarity (faiss) blended with item-kNN co-occurrence."""
@@ -240,15 +241,17 @@ class Recommender:
             counts = Counter()
             liked_tags = Counter()
             if query_text:
+                named = signals.genres_named(query_text)
+                counts = Counter({g: 1 for g in self.catalogue.genres[i] if named is not None
+                                  and named[signals.genre_names.index(g)] > 0})
                 words = set(query_text.casefold().replace(",", " ").split())
-                counts = Counter({g: 1 for g in self.catalogue.genres[i]
-                                  if g.casefold() in words or g.casefold().rstrip("s") in words})
                 liked_tags = Counter({t: 1 for t in self.catalogue.tags[i] if t.casefold() in words})
                 parts.append("matches your description")
         genres = [g for g in self.catalogue.genres[i] if counts.get(g)]
         genres.sort(key=lambda g: -counts[g])
         if genres:
-            parts.append(f"genres you like: {', '.join(genres[:3])}")
+            asked = "genres you asked for" if not len(history) else "genres you like"
+            parts.append(f"{asked}: {', '.join(genres[:3])}")
         tags = [t for t in self.catalogue.tags[i][:20] if liked_tags.get(t)]
         if tags:
             parts.append(f"tags: {', '.join(tags[:3])}")

@@ -38,6 +38,7 @@ class UserState:
     last_time: int | None = None
     query_vector: np.ndarray | None = None     # a text query (cold start) in the frozen text space
     interest_vector: np.ndarray | None = None  # the history (or query) under the interest model
+    query_genres: np.ndarray | None = None     # genres a text query names (unit vector over genres)
 
 
 def user_histories(inter: Interactions) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -106,6 +107,18 @@ class Signals:
         self.years = np.where(np.isnan(years), np.nanmean(years) if np.isfinite(years).any() else 0.0, years)
 
     # ------------------------------------------------------------------ pieces
+    def genres_named(self, text: str) -> np.ndarray | None:
+        """A unit vector over the genres a text names ("sci-fi", "comedies", ...), None if none."""
+        words = {w for w in ("".join(c if c.isalnum() else " " for c in text.casefold().replace("-", ""))).split()}
+        words |= {w[:-1] for w in words if w.endswith("s")} | {w[:-3] + "y" for w in words if w.endswith("ies")}
+        vec = np.zeros(self.genres.shape[1], np.float32)
+        for j, name in enumerate(self.genre_names):
+            key = "".join(c for c in name.casefold() if c.isalnum())
+            if key in words or (key.endswith("s") and key[:-1] in words):
+                vec[j] = 1.0
+        norm = float(np.linalg.norm(vec))
+        return vec / norm if norm else None
+
     def window_counts(self, items: np.ndarray, end: int, days: int) -> np.ndarray:
         """Positives of each item in the ``days`` before ``end`` (training data only)."""
         hi = np.clip(end - self.t0, -1, self.span - 1)
@@ -144,6 +157,7 @@ class Signals:
                 if len(items) else self.text.scores_vector(state.query_vector)
         out["text"] = self.text.scores_vector(profile)
         out["profile"] = profile
+        out["query_genres"] = state.query_genres
         if self.interest_vectors is not None and state.interest_vector is not None:
             out["interest"] = self.interest_vectors @ np.asarray(state.interest_vector, np.float32)
         else:
@@ -166,6 +180,8 @@ class Signals:
         end = state.last_time if state.last_time is not None else self.last_time
         recent_pop = self.window_counts(np.arange(self.n_items), end, 30)
         pools += [recent_pop, self.pop.item_scores]
+        if state.query_genres is not None:  # popular items of the genres a query names
+            pools.append(self.genre_unit @ state.query_genres + 0.01 * self.pop.item_scores)
         chosen = set()
         for scores in pools:
             masked = np.where(blocked, -np.inf, scores)
@@ -314,7 +330,10 @@ class HybridModel:
         apply; text similarity (and the interest model) with a small popularity prior does."""
         pop = self.signals.pop.item_scores
         prior = pop[cands] / max(float(pop.max()), 1e-9)
-        return dense["text"][cands] + 0.5 * dense["interest"][cands] + 0.05 * prior
+        scores = dense["text"][cands] + 0.5 * dense["interest"][cands] + 0.05 * prior
+        if dense.get("query_genres") is not None:
+            scores = scores + 0.2 * (self.signals.genre_unit[cands] @ dense["query_genres"])
+        return scores
 
     def score_items(self, state: UserState, items: np.ndarray) -> np.ndarray:
         """The ranker's score for given items (e.g. new items that no source would retrieve)."""
