@@ -26,8 +26,9 @@ DAY = 86400
 FEATURES = ("ease", "ease_rank", "ease_recent", "knn", "knn_recent", "knn_last", "seq_last", "seq_recent", "text", "text_recent",
             "text_max_recent", "interest", "pop", "pop_30d", "pop_180d", "genre_match", "year_gap",
             "history_len", "ease_norm", "knn_norm")
-# what a new item (no interactions yet) can be ranked on: its text, genres and year
-COLD_FEATURES = ("text", "text_recent", "text_max_recent", "interest", "genre_match", "year_gap", "history_len")
+# what a new item (no interactions yet) is ranked on: the similarity of its text to the history, under the
+# frozen embedder and the interest model (learned weights; trees over more features leaned on popularity)
+COLD_FEATURES = ("text", "interest")
 
 
 @dataclass
