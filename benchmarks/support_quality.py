@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-queries", type=int, default=300)
     parser.add_argument("--intent-prior", type=float, default=None, help="override the config's intent_prior")
     parser.add_argument("--rerank-k", type=int, default=None)
+    parser.add_argument("--no-reranker", action="store_true", help="run without the reranker (latency without it)")
     parser.add_argument("--intent-model", default=None, help="intent artifact (default: the main job's 'intents')")
     args = parser.parse_args(argv)
 
@@ -43,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         changes["intent_prior"] = args.intent_prior
     if args.intent_model is not None:
         changes["intent_model"] = args.intent_model
+    if args.no_reranker:
+        changes["reranker"] = ""
     if args.rerank_k is not None:
         changes["rerank_k"] = args.rerank_k
     bot = default_bot(**changes)

@@ -48,6 +48,8 @@ class SupportConfig:
         "help": "in-scope when the scope score reaches this; None = calibrated on the base's FAQ questions"})
     intent_weight: float = field(default=0.25, metadata={
         "help": "weight of the intent classifier's max probability in the scope score (the rest: retrieval)"})
+    scope_retrieval: str = field(default="dense", metadata={
+        "help": "retrieval score in the scope score: dense (top cosine) or reranker (top probability)"})
     target_fpr: float = field(default=0.04, metadata={"help": "share of FAQ questions calibration may flag"})
     # messages
     max_message_chars: int = 1000
@@ -73,6 +75,8 @@ class SupportConfig:
             raise ConfigError(f"faq_prior = {self.faq_prior} must be in [0, 1]")
         if self.scope_threshold is not None and not 0.0 <= self.scope_threshold <= 1.0:
             raise ConfigError(f"scope_threshold = {self.scope_threshold} must be in [0, 1] (or None to calibrate)")
+        if self.scope_retrieval not in ("dense", "reranker"):
+            raise ConfigError(f"scope_retrieval = {self.scope_retrieval!r}; expected dense or reranker")
         if not 0.0 <= self.intent_weight <= 1.0:
             raise ConfigError(f"intent_weight = {self.intent_weight} must be in [0, 1]")
         if not 0.0 < self.target_fpr < 0.5:

@@ -153,11 +153,12 @@ def _scope_variants(s: dict, w: float) -> dict[str, np.ndarray]:
 
 def _bot_variant(bot) -> str:
     w = bot.config.intent_weight
-    if bot.intents and bot.reranker:
+    if bot.intents and bot.reranker and bot.config.scope_retrieval == "reranker":
         return f"{w:g} x intent + {1 - w:g} x reranker"
     if bot.intents:
         return f"{w:g} x intent + {1 - w:g} x dense cosine"
-    return "reranker max probability" if bot.reranker else "dense cosine"
+    return "reranker max probability" if (bot.reranker and bot.config.scope_retrieval == "reranker") \
+        else "dense cosine"
 
 
 def evaluate(bot, limit: int = 0, latency_queries: int = 300, progress: bool = True) -> dict:

@@ -114,7 +114,7 @@ class SupportBot:
             self.calibration = {"source": "config", "threshold": self.threshold}
             return
         key = {"models": self._models_key(), "generation": self.kb.generation(), "target_fpr": cfg.target_fpr,
-               "intent_weight": cfg.intent_weight, "retrieval": [cfg.rerank_k, cfg.intent_prior, cfg.faq_prior]}
+               "intent_weight": cfg.intent_weight, "scope_retrieval": cfg.scope_retrieval, "retrieval": [cfg.rerank_k, cfg.intent_prior, cfg.faq_prior]}
         cached = self.kb.get_meta("calibration")
         if cached and cached.get("key") == key:
             self.calibration = cached
@@ -153,7 +153,7 @@ class SupportBot:
             hits = [h for h in hits if h.chunk.id not in exclude]
         retrieval = None
         if hits:
-            if self.reranker is not None:
+            if self.reranker is not None and self.config.scope_retrieval == "reranker":
                 retrieval = max(h.scores.get("rerank", 0.0) for h in hits)
             else:
                 retrieval = max((h.scores.get("dense") or 0.0) for h in hits)
@@ -323,8 +323,10 @@ class SupportBot:
             "off": dict(self.off), "generator": "off (not part of this build)",
             "scope": {"threshold": self.threshold, **{k: v for k, v in self.calibration.items() if k != "key"},
                       "signals": [s for s, on in (("intent max probability", self.intents is not None),
-                                                  ("reranker probability", self.reranker is not None),
-                                                  ("dense cosine", self.reranker is None)) if on]},
+                                                  ("reranker probability", self.reranker is not None
+                                                   and self.config.scope_retrieval == "reranker"),
+                                                  ("dense cosine", self.reranker is None
+                                                   or self.config.scope_retrieval == "dense")) if on]},
             "repairs": list(self.kb.repairs), **self.store.counts(),
         }
 
