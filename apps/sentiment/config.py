@@ -25,7 +25,7 @@ class MonitorConfig:
                            metadata={"help": "token-classification artifact; missing = NER off"})
     embedder: str = field(default="minilm", metadata={"help": "base name or sentence-embedding artifact"})
     backend: str = "auto"
-    batch_size: int = 64
+    batch_size: int = field(default=512, metadata={"help": "items per pipeline batch: sorted by length, then scored in graph runs of 64"})
     parallel: bool = field(default=True, metadata={"help": "run the ONNX graphs (sentiment, topics, NER) side by "
                                                            "side, each on its share of the CPU cores, and the "
                                                            "next batch's graphs while this batch is stored"})

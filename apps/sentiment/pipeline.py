@@ -50,6 +50,11 @@ class IngestReport:
                 f"in {self.seconds:.2f} s ({rate:.0f} items/s)")
 
 
+# Texts per graph run. A monitor batch (config batch_size, larger) is sorted by length and cut into
+# runs of this size, so that each run is padded only to its own longest headline.
+GRAPH_BATCH = 64
+
+
 class TopicClassifier:
     """Few-shot topics: an item takes every topic whose closest example is at least ``threshold``
     cosine-similar to it (so it can carry several topics, or none)."""
@@ -65,7 +70,7 @@ class TopicClassifier:
     def assign(self, texts: list[str]) -> list[dict[str, float]]:
         if self.examples is None or not texts:
             return [{} for _ in texts]
-        sims = self.embedder.encode(texts) @ self.examples.T  # (N, E)
+        sims = self.embedder.encode(texts, batch_size=GRAPH_BATCH) @ self.examples.T  # (N, E)
         out = []
         for row in sims:
             best = {}
@@ -128,7 +133,7 @@ class Monitor:
         ner_path = cfg.path(cfg.ner_model) if cfg.ner_model else None
         has_ner = bool(ner_path and (ner_path / "manifest.json").is_file())
         # On the CPU two small graphs each on its share of the cores beat both on all cores in turn
-        # (short inputs leave intra-op threads idle): 1.2-1.4x on 2 cores, see BENCHMARKS.md
+        # (short inputs leave intra-op threads idle): 1.08x on 2 cores at batch 512, 1.43x at 64 (BENCHMARKS.md)
         threads = max(1, (os.cpu_count() or 1) // (3 if has_ner else 2)) if cfg.parallel else None
         self.sentiment = load_predictor(artifact, backend=cfg.backend, threads=threads)
         self.model_id = f"{manifest['name']}@{manifest['created_at']}"
@@ -170,7 +175,7 @@ class Monitor:
         """Label, probabilities and score = P(positive) - P(negative) for each text."""
         self.warm_up()
         out = []
-        for p in self.sentiment.predict(texts, batch_size=self.config.batch_size):
+        for p in self.sentiment.predict(texts, batch_size=GRAPH_BATCH):
             p["score"] = round(p["scores"]["positive"] - p["scores"]["negative"], 4)
             out.append(p)
         return out
