@@ -20,6 +20,8 @@ $(VENV)/.installed: pyproject.toml constraints-cpu.txt
 setup: $(VENV)/.installed
 
 # Build what is missing (a second run reuses it), export each served model to int8 ONNX once.
+# The support chatbot indexes the sample help centre itself on first start; the recommender is
+# trained on MovieLens-100K (read from the recbole wheel, fetched from PyPI without installing it).
 models: setup
 	$(FTSUITE) up --quiet $(DEFAULT_MODELS)
 	$(FTSUITE) models embedder minilm
@@ -27,6 +29,8 @@ models: setup
 	  test -f $(FTSUITE_HOME)/artifacts/$$name/onnx/model.int8.onnx || \
 	  $(FTSUITE) export $(FTSUITE_HOME)/artifacts/$$name --int8 --quiet || exit 1; \
 	done
+	test -f $(FTSUITE_HOME)/recommender/ml-100k/recommender.json || \
+	  ( $(FTSUITE) data fetch ml-100k && $(FTSUITE) recommend train --dataset ml-100k )
 
 run: models
 	$(FTSUITE) hub
