@@ -17,7 +17,6 @@ import io
 import json
 import logging
 import re
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -27,6 +26,8 @@ import numpy as np
 
 from core.errors import SuiteError
 from core.index import VectorIndex
+
+from .store import open_sqlite
 
 __all__ = ["Chunk", "Section", "ParsedDocument", "IngestReport", "KnowledgeBase", "parse_document",
            "chunk_sections", "SUPPORTED", "display_path", "passage_text"]
@@ -453,15 +454,9 @@ class KnowledgeBase:
         self.db_path = self.folder / "kb.sqlite"
         self.index_path = self.folder / "dense.faiss"
         self.bm25_dir = self.folder / "bm25"
-        try:
-            self.db = sqlite3.connect(self.db_path, check_same_thread=False, timeout=30)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise SuiteError(f"the knowledge-base store {self.db_path} is damaged ({exc}). Fix: move it away "
-                             f"and ingest the documents again (ftsuite support ingest PATH --kb ...)") from exc
+        self.db = open_sqlite(self.db_path, _SCHEMA, "the knowledge-base store {path} is damaged ({exc}). Fix: move "
+                                                     "it away and ingest the documents again (ftsuite support ingest "
+                                                     "PATH --kb ...)")
         self.index: VectorIndex | None = None
         self.bm25 = None
         self.bm25_ids: np.ndarray = np.zeros(0, np.int64)

@@ -25,20 +25,27 @@ CREATE TABLE IF NOT EXISTS tickets (id INTEGER PRIMARY KEY AUTOINCREMENT, conver
 """
 
 
+def open_sqlite(path: Path, schema: str, damaged: str) -> sqlite3.Connection:
+    """A WAL-mode connection shared by the bot's threads, with ``schema`` applied; a damaged file is a
+    :class:`SuiteError` whose message starts with ``damaged`` (what it is and the fix)."""
+    try:
+        db = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(schema)
+        return db
+    except sqlite3.DatabaseError as exc:
+        raise SuiteError(damaged.format(path=path, exc=exc)) from exc
+
+
 class ConversationStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        try:
-            self.db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise SuiteError(f"the conversation store {self.path} is damaged ({exc}). Fix: move it away; "
-                             "tickets and feedback in it are lost, the knowledge base is not") from exc
+        self.db = open_sqlite(self.path, _SCHEMA, "the conversation store {path} is damaged ({exc}). Fix: move it "
+                                                  "away; tickets and feedback in it are lost, the knowledge base is not")
 
     # ------------------------------------------------------------------ turns
     def add_turn(self, conversation_id: str, role: str, text: str, query: str | None = None,
