@@ -25,8 +25,10 @@ class SupportConfig:
         "help": "documents ingested on first use when the base is empty (default_bot: the sample help centre)"})
     embedder: str = field(default="${FTSUITE_HOME}/artifacts/embedder-minilm",
                           metadata={"help": "sentence-embedding artifact (or a base name such as minilm)"})
-    intent_model: str = field(default="${FTSUITE_HOME}/artifacts/intents",
-                              metadata={"help": "text-classification artifact; missing = intents off"})
+    intent_model: str = field(default="${FTSUITE_HOME}/artifacts/intents-banking77|${FTSUITE_HOME}/artifacts/intents",
+                              metadata={"help": "text-classification artifact, or several separated by '|' (the "
+                                                "first that exists is used: the five-epoch BANKING77 recipe when "
+                                                "built, else the main job's); none = intents off"})
     reranker: str = field(default="${FTSUITE_HOME}/artifacts/support-reranker",
                           metadata={"help": "pair-scoring artifact; missing = reranker off"})
     backend: str = "auto"
@@ -91,4 +93,6 @@ class SupportConfig:
         return ftsuite_home() / "support" / text
 
     def artifact(self, value: str) -> Path | None:
-        return expand_path(value, None) if value else None
+        """The artifact folder ``value`` names; of ``a|b|...`` the first that has a manifest (else the last)."""
+        paths = [expand_path(part.strip(), None) for part in value.split("|") if part.strip()]
+        return next((path for path in paths if (path / "manifest.json").is_file()), paths[-1] if paths else None)

@@ -176,3 +176,14 @@ def test_rebuild_and_documents(bot):
     report = bot.rebuild()
     assert report.chunks_embedded == count and len(bot.kb.index) == count
     assert len(bot.documents()) == 7
+
+
+def test_the_first_existing_artifact_of_a_list_is_used(tmp_path):
+    from apps.support import SupportConfig
+
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "manifest.json").write_text("{}")
+    config = SupportConfig(intent_model=f"{tmp_path / 'a'}|{tmp_path / 'b'}")
+    assert config.artifact(config.intent_model) == tmp_path / "b"
+    assert config.artifact(f"{tmp_path / 'a'}|{tmp_path / 'c'}") == tmp_path / "c"  # none built: the last, reported off
+    assert config.artifact("") is None
