@@ -132,7 +132,7 @@ class VectorIndex:
         index.dimension = int(header["dimension"])
         index.factory = header.get("factory", "Flat")
         index.meta = header.get("meta", {})
-        index._index = faiss.downcast_index(raw) if not isinstance(raw, faiss.IndexIDMap2) else raw
-        if not isinstance(index._index, faiss.IndexIDMap2):
+        index._index = raw  # read_index returns the concrete class
+        if not isinstance(raw, faiss.IndexIDMap2):
             raise SuiteError(f"the vector index {path} was not written by ftsuite; delete it and rebuild")
         return index

@@ -163,19 +163,18 @@ def build_demo(bot: SupportBot) -> gr.Blocks:
             log.exception("support demo: rebuild failed")
             return f"Rebuild failed: {html.escape(str(exc))}", documents_rows()
 
-    def documents_rows():
+    def rows(fetch, columns: list[str]) -> list[list]:
         try:
-            return _rows(bot.documents(), _DOCUMENT_COLUMNS)
-        except Exception:  # noqa: BLE001
-            log.exception("support demo: listing documents failed")
+            return _rows(fetch(), columns)
+        except Exception:  # noqa: BLE001 - an empty table, never a broken page
+            log.exception("support demo: listing %s failed", fetch.__name__)
             return []
 
+    def documents_rows():
+        return rows(bot.documents, _DOCUMENT_COLUMNS)
+
     def tickets_rows():
-        try:
-            return _rows(bot.tickets(), _TICKET_COLUMNS)
-        except Exception:  # noqa: BLE001
-            log.exception("support demo: listing tickets failed")
-            return []
+        return rows(bot.tickets, _TICKET_COLUMNS)
 
     def status_markdown():
         try:

@@ -3,7 +3,6 @@ built once per session with the frozen MiniLM (no fine-tuning)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -55,18 +54,12 @@ def sample_recommender(tmp_path_factory):
     from apps.recommender.train import build
 
     home = tmp_path_factory.mktemp("rec-home")
-    previous = os.environ.get("FTSUITE_HOME")
-    os.environ["FTSUITE_HOME"] = str(home)
-    try:
+    with pytest.MonkeyPatch.context() as patch:  # a session fixture cannot take `monkeypatch`
+        patch.setenv("FTSUITE_HOME", str(home))
         catalogue, inter, _ = load_dataset("sample")
         folder = Path(home) / "recommender" / "sample"
         build(RecommenderConfig(name="sample", rating_min=1, rating_max=5, interest=False), catalogue, inter,
               folder, "sample")
         recommender = Recommender(folder).warm_up()
-    finally:
-        if previous is None:
-            os.environ.pop("FTSUITE_HOME", None)
-        else:
-            os.environ["FTSUITE_HOME"] = previous
     recommender.home = home
     return recommender

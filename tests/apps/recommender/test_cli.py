@@ -12,18 +12,13 @@ from core.cli import main
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The sample files trained through the CLI (no interest model: frozen text only)."""
-    import os
-
     home = tmp_path_factory.mktemp("cli-home")
-    previous = os.environ.get("FTSUITE_HOME")
-    os.environ["FTSUITE_HOME"] = str(home)
-    try:
+    with pytest.MonkeyPatch.context() as patch:  # a module fixture cannot take `monkeypatch`
+        patch.setenv("FTSUITE_HOME", str(home))
         folder = home / "rec"
         assert main(["recommend", "train", "--items", str(SAMPLE_DIR / "items.csv"), "--interactions",
                      str(SAMPLE_DIR / "interactions.csv"), "--rating-range", "1,5", "--no-interest",
                      "--output", str(folder)]) == 0
-    finally:
-        os.environ.pop("FTSUITE_HOME") if previous is None else os.environ.update(FTSUITE_HOME=previous)
     return home, folder
 
 
