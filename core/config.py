@@ -35,6 +35,7 @@ __all__ = [
     "config_to_dict",
     "ftsuite_home",
     "expand_path",
+    "first_artifact",
 ]
 
 TASKS = ("text_classification", "token_classification", "pair_scoring", "sentence_embedding")
@@ -69,6 +70,17 @@ def expand_path(value: str | os.PathLike | None, base_dir: Path | None = None) -
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     return path
+
+
+def first_artifact(value: str | None, base_dir: Path | None = None) -> Path | None:
+    """The artifact folder ``value`` names; of ``a|b|...`` the first that holds a manifest, else the last.
+
+    Lets an app prefer a better model when it has been built (``sentiment-news|sentiment-sample``)
+    and fall back to what the main job always builds.
+    """
+    parts = [part.strip() for part in str(value or "").split("|") if part.strip()]
+    paths = [expand_path(part, base_dir) for part in parts]
+    return next((path for path in paths if (path / "manifest.json").is_file()), paths[-1] if paths else None)
 
 
 def _check_range(owner: str, name: str, value, low=None, high=None, low_open=False):

@@ -27,9 +27,15 @@ def default_app() -> Monitor:
 
 
 def prepare(monitor: Monitor) -> str:
-    """Give a fresh clone something to show: ingest the configured sample sources (idempotent)."""
+    """Give a fresh clone something to show: ingest the configured sample sources (idempotent).
+
+    Items stored under an earlier model (the sample model, before the news model was built) are
+    re-scored with the current one, so the demo never shows a half-scored feed.
+    """
     report = monitor.ingest()
-    return f"{report.summary()}; NER {monitor.ner_status}"
+    rescored = monitor.rescore()
+    extra = f"; {rescored} stored items re-scored with {monitor.model_id}" if rescored else ""
+    return f"{report.summary()}{extra}; NER {monitor.ner_status}"
 
 
 def _fmt(ts: float | None) -> str:

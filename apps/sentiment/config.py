@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.config import expand_path, from_dict, read_toml
+from core.config import expand_path, first_artifact, from_dict, read_toml
 from core.errors import ConfigError
 
 from .notifiers import notifiers_from_config
@@ -20,7 +20,10 @@ class MonitorConfig:
     database: str = "${FTSUITE_HOME}/monitor/monitor.db"
     watchlist: str = ""
     sources: list[str] = field(default_factory=list)
-    sentiment_model: str = "${FTSUITE_HOME}/artifacts/sentiment-sample"
+    sentiment_model: str = field(
+        default="${FTSUITE_HOME}/artifacts/sentiment-news|${FTSUITE_HOME}/artifacts/sentiment-sample",
+        metadata={"help": "text-classification artifact with positive / negative labels; of a|b the first built "
+                          "is used: the news model (configs/sentiment-news.toml) when built, else the main job's"})
     ner_model: str = field(default="${FTSUITE_HOME}/artifacts/ner-conll2003",
                            metadata={"help": "token-classification artifact; missing = NER off"})
     embedder: str = field(default="minilm", metadata={"help": "base name or sentence-embedding artifact"})
@@ -55,6 +58,10 @@ class MonitorConfig:
 
     def path(self, value: str) -> Path | None:
         return expand_path(value, Path(self.base_dir) if self.base_dir else None)
+
+    def artifact(self, value: str) -> Path | None:
+        """The model folder ``value`` names (``a|b``: the first that has been built)."""
+        return first_artifact(value, Path(self.base_dir) if self.base_dir else None)
 
     def build_notifiers(self):
         return notifiers_from_config(self.notifiers, self.path(self.database).parent)

@@ -125,12 +125,12 @@ class Monitor:
         if self.store is not None:
             return self
         cfg = self.config
-        artifact = cfg.path(cfg.sentiment_model)
+        artifact = cfg.artifact(cfg.sentiment_model)
         manifest = read_manifest(artifact)
         if not {"positive", "negative"} <= set(manifest.get("labels", [])):
             raise ConfigError(f"{artifact} has labels {manifest.get('labels')}; the monitor needs a sentiment "
                               "model with 'positive' and 'negative' labels")
-        ner_path = cfg.path(cfg.ner_model) if cfg.ner_model else None
+        ner_path = cfg.artifact(cfg.ner_model) if cfg.ner_model else None
         has_ner = bool(ner_path and (ner_path / "manifest.json").is_file())
         # On the CPU two small graphs each on its share of the cores beat both on all cores in turn
         # (short inputs leave intra-op threads idle): 1.08x on 2 cores at batch 512, 1.43x at 64 (BENCHMARKS.md)

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import DataConfig, ExperimentConfig, TrainConfig, expand_path, load_config
+from core.config import DataConfig, ExperimentConfig, TrainConfig, expand_path, first_artifact, load_config
 from core.errors import ConfigError
 
 
@@ -56,6 +56,17 @@ def test_missing_variable_says_how_to_set_it(monkeypatch):
     assert str(expand_path("${FTSUITE_DATA}/fpb.txt")) == "/data/fpb.txt"
     monkeypatch.setenv("FTSUITE_DATA", "rel/data")  # relative to the working directory, not the config
     assert expand_path("${FTSUITE_DATA}/f.txt", Path("/configs")) == Path.cwd() / "rel" / "data" / "f.txt"
+
+
+def test_first_artifact_prefers_the_first_one_built(tmp_path):
+    (tmp_path / "better").mkdir()
+    (tmp_path / "basic").mkdir()
+    (tmp_path / "basic" / "manifest.json").write_text("{}")
+    assert first_artifact("better|basic", tmp_path) == tmp_path / "basic"
+    (tmp_path / "better" / "manifest.json").write_text("{}")
+    assert first_artifact("better | basic", tmp_path) == tmp_path / "better"
+    assert first_artifact("missing|also-missing", tmp_path) == tmp_path / "also-missing"  # named in the error
+    assert first_artifact("", tmp_path) is None
 
 
 def test_missing_config_file_is_a_config_error(tmp_path):

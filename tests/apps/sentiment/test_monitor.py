@@ -94,11 +94,18 @@ def test_rescore_with_a_new_model(monitor_config, tmp_path, tiny_sentiment):
     monitor.ingest([str(feed(tmp_path / "f.jsonl", [(1, 9, "Acme profit rose this week")]))])
     monitor.close()
     second = tmp_path / "second"
+    monitor_config.sentiment_model = f"{second}|{tiny_sentiment}"  # the better model when built, else the first
+    monitor = Monitor(monitor_config)
+    assert monitor.rescore() == 0  # the fallback already scored everything
+    monitor.close()
     shutil.copytree(tiny_sentiment, second)
     update_manifest(second, created_at="2026-11-01T00:00:00+00:00")
-    monitor_config.sentiment_model = str(second)
     monitor = Monitor(monitor_config)
-    assert monitor.rescore() == 1 and monitor.rescore() == 0
+    monitor_config.sources = []
+    from demos.sentiment import prepare
+
+    assert "1 stored items re-scored" in prepare(monitor)  # the demo never shows a half-scored feed
+    assert monitor.rescore() == 0
     assert monitor.store.count("scores") == 2  # both models' scores are kept
     monitor.close()
 
