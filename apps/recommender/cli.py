@@ -44,6 +44,7 @@ def register(sub) -> None:
             a.add_argument("title")
             a.add_argument("--genres", default="", help="|-separated, e.g. 'Sci-Fi|Thriller'")
             a.add_argument("--description", default="")
+            a.add_argument("--year", type=int, help="release year (or give it in the title: 'Title (1999)')")
         _model_args(a)
         a.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -181,7 +182,8 @@ def run_command(args) -> int:
     elif args.action == "similar":
         rows = recommender.similar(args.item, args.k)
     else:
-        users = recommender.new_item_audience(args.title, args.genres.split("|"), args.description, args.k)
+        users = recommender.new_item_audience(args.title, args.genres.split("|"), args.description, args.k,
+                                              year=args.year)
         if args.json:
             print(json.dumps(users, indent=2))
         for n, row in enumerate([] if args.json else users, 1):

@@ -10,12 +10,13 @@ last 20% of training positives), as is the ranker.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from .candidates import EASE, ItemKNN, Popularity, TextSimilarity, interaction_matrix
 from .data import Catalogue, Interactions
-from .ranker import FEATURES, UserState, fit_hybrid, user_histories
+from .ranker import FEATURES, HybridModel, UserState, fit_hybrid, user_histories
 from .split import positives, auc, cold_items, drop_items, holdout_last, ranking_metrics, top_k
 
 __all__ = ["evaluate", "rank_all", "tune_ease", "cold_start_auc"]
@@ -157,6 +158,7 @@ def evaluate(catalogue: Catalogue, inter: Interactions, text_vectors: np.ndarray
         cold_rows["text-only (fine-tuned interest model)"] = cold_start_auc(
             lambda u, h, t, c: interest[0][c] @ vecs_c[u], cold_train, cold, liked, users)
         variants.append(("full (ranker + interest model)", True))
+    cold_settings = {}
     for name, use_interest in variants:
         model_c = fit_hybrid(catalogue, cold_train, text_vectors, interest if use_interest else None, l2, knn_k)
         hist_c = user_histories(cold_train)
@@ -164,10 +166,31 @@ def evaluate(catalogue: Catalogue, inter: Interactions, text_vectors: np.ndarray
         cold_rows[name] = cold_start_auc(
             lambda u, h, t, c: model_c.score_items(UserState(h, int(t[-1]), interest_vector=vecs_c.get(u)), c),
             cold_train, cold, liked, users)
+        settings = model_c.cold_settings
+        cold_settings[name] = {"cold_alpha": settings.alpha, "cold_text_weight": settings.text_weight,
+                               "cold_validation_auc": settings.validation_auc}
+        if not use_interest:  # the mapping's parts alone, same fitted model (side by side)
+            signals_c = model_c.signals
+            only = HybridModel(signals_c, model_c.ranker, replace(settings, text_weight=0.0))
+            cold_rows["cold start: content -> EASE mapping only"] = cold_start_auc(
+                lambda u, h, t, c: only.score_items(UserState(h, int(t[-1])), c), cold_train, cold, liked, users)
+            cold_rows["cold start: predicted popularity only"] = cold_start_auc(
+                lambda u, h, t, c: _predicted_popularity(only)[c], cold_train, cold, liked, users)
     for row in rows:
-        value = cold_rows.get(row["method"])
+        value = cold_rows.pop(row["method"], None)
         row["cold_auc"] = None if value is None or np.isnan(value) else round(float(value), 4)
         row["cold_items"] = int(len(cold))
-    log("  cold-start AUC: " + ", ".join(f"{k} {v:.3f}" for k, v in cold_rows.items()))
+        row.update(cold_settings.get(row["method"], {}))
+    for method, value in cold_rows.items():  # cold-start-only methods: no ranking metrics
+        rows.append({"method": method, "cold_auc": None if np.isnan(value) else round(float(value), 4),
+                     "cold_items": int(len(cold))})
+    log("  cold-start AUC: " + ", ".join(f"{r['method']} {r['cold_auc']}" for r in rows if r.get("cold_auc")))
     log(f"  evaluated in {time.time() - started:.0f} s")
     return rows
+
+
+def _predicted_popularity(model: HybridModel) -> np.ndarray:
+    """Log popularity of every item predicted from its content by the model's ridge mapping
+    (fitted on the warm items): a user-independent cold-start baseline."""
+    cold = model.cold
+    return cold.features @ (cold.H @ model.signals.pop.item_scores[cold.warm])

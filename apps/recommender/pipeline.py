@@ -23,6 +23,8 @@ from core.errors import ModelNotFoundError, SuiteError
 from .config import RecommenderConfig
 from .data import load_csv_dataset
 from .interest import InterestModel, history_text, item_vectors
+from .coldstart import ColdSettings, content_features, fit_cold_model
+from .data import _YEAR_IN_TITLE
 from .ranker import HybridModel, Ranker, Signals, UserState, fit_hybrid, user_histories
 
 __all__ = ["Recommender", "default_folder"]
@@ -73,8 +75,14 @@ class Recommender:
         signals = Signals(self.catalogue, self.positives, self.text_vectors, interest_items, self.config.ease_l2,
                           self.config.knn_k, candidates_per_source=self.config.candidates_per_source)
         ranker_path = self.folder / "ranker.npz"
+        cold_path = self.folder / "cold.json"
         if ranker_path.is_file():
-            self.ranker_model = HybridModel(signals, Ranker.load(ranker_path))
+            if cold_path.is_file():
+                cold = ColdSettings.load(cold_path)
+            else:  # a folder built before the cold-start mapping: choose its settings now
+                cold = fit_cold_model(signals.content(), self.text_vectors, self.positives, len(self.catalogue),
+                                      self.config.ease_l2)
+            self.ranker_model = HybridModel(signals, Ranker.load(ranker_path), cold)
         else:
             interest = None
             if self.interest is not None:
@@ -83,7 +91,7 @@ class Recommender:
                       "seed": self.config.seed}
             fitted = fit_hybrid(self.catalogue, self.positives, self.text_vectors, interest, self.config.ease_l2,
                                 self.config.knn_k, params)
-            self.ranker_model = HybridModel(signals, fitted.ranker)
+            self.ranker_model = HybridModel(signals, fitted.ranker, fitted.cold_settings)
         self._popular_tags = None
         self._ready = True
         return self
@@ -192,23 +200,39 @@ class Recommender:
             rows.append(self._row(int(j), float(score[j]), why))
         return rows
 
-    def new_item_audience(self, title: str, genres=(), description: str = "", k: int = 10) -> list[dict]:
-        """Item cold start: the users most likely to like an item nobody has rated, from its text."""
+    def new_item_audience(self, title: str, genres=(), description: str = "", k: int = 10,
+                          year: int | None = None) -> list[dict]:
+        """Item cold start: the users most likely to like an item nobody has rated.
+
+        The item's content (text vector, genres, year) goes through the cold-start mapping
+        learned on the warm items (its EASE score predicted for each user, blended with text
+        similarity to the user's profile): the same scores ``recommend_user`` gives new items.
+        """
         self.warm_up()
-        if not (title or "").strip():
+        title = (title or "").strip()
+        if not title:
             raise SuiteError("a new item needs a title")
-        genres = [g.strip() for g in (genres or []) if g.strip()]
-        text = f"{title.strip()}. " + (f"Genres: {', '.join(genres)}. " if genres else "") + (description or "")
-        if self.interest is not None:
-            vector = self.interest.embedder.encode([text])[0]
-            users = sorted(self.user_interest)
-            matrix = np.stack([self.user_interest[u] for u in users])
-        else:
-            vector = self.embedder.encode([text])[0]
-            users = sorted(self.histories)
-            matrix = np.stack([self.ranker_model.signals.dense_scores(UserState(self.histories[u][0]))["profile"]
-                               for u in users])
-        scores = matrix @ vector
+        if len(title) + len(description or "") > MAX_QUERY_CHARS:
+            raise SuiteError(f"the title and description are over {MAX_QUERY_CHARS} characters; shorten them")
+        signals = self.ranker_model.signals
+        genres = [g.strip() for g in (genres or []) if g and g.strip()]
+        known = {g.casefold(): j for j, g in enumerate(signals.genre_names)}
+        unknown = [g for g in genres if g.casefold() not in known]
+        if unknown:
+            raise SuiteError(f"unknown genre(s) {', '.join(unknown)}; known: {', '.join(signals.genre_names)}")
+        match = _YEAR_IN_TITLE.match(title)
+        if year is None and match:
+            title, year = match.group(1), int(match.group(2))
+        label = f"{title} ({year})" if year else title
+        text = f"{label}. " + (f"Genres: {', '.join(genres)}. " if genres else "") + (description or "").strip()
+        vector = self.embedder.encode([text.strip()])[0]
+        genre_row = np.zeros((1, signals.genres.shape[1]), np.float32)
+        for g in genres:
+            genre_row[0, known[g.casefold()]] = 1.0
+        years = np.array([float(year) if year else signals.year_stats[0]], np.float32)
+        features = content_features(vector[None, :], genre_row, years, signals.year_stats)[0]
+        users = sorted(u for u, (items, _) in self.histories.items() if len(items))
+        scores = self.ranker_model.audience(features, vector, users, self.histories)
         top = np.argsort(-scores, kind="stable")[:_check_k(k)]
         return [{"user": self.interactions.user_ids[users[j]], "score": round(float(scores[j]), 4),
                  "recent": [self.catalogue.label(int(i)) for i in self.histories[users[j]][0][-3:][::-1]]}

@@ -18,9 +18,11 @@ import numpy as np
 from core.errors import ConfigError, ModelNotFoundError
 
 from .candidates import EASE, ItemKNN, Popularity, TextSimilarity, interaction_matrix, profile_vector
+from .coldstart import ColdItemModel, ColdSettings, content_features, fit_cold_model
 from .data import Catalogue, Interactions
 
-__all__ = ["FEATURES", "Signals", "Ranker", "UserState", "user_histories", "HybridModel", "fit_hybrid"]
+__all__ = ["FEATURES", "Signals", "Ranker", "UserState", "user_histories", "HybridModel", "fit_hybrid",
+           "ColdSettings"]
 
 DAY = 86400
 FEATURES = ("ease", "ease_rank", "ease_recent", "knn", "knn_recent", "knn_last", "seq_last", "seq_recent", "text", "text_recent",
@@ -103,6 +105,14 @@ class Signals:
         self.genre_unit = G / np.maximum(np.linalg.norm(G, axis=1, keepdims=True), 1e-9)
         years = np.array([y if y else np.nan for y in catalogue.years], dtype=np.float32)
         self.years = np.where(np.isnan(years), np.nanmean(years) if np.isfinite(years).any() else 0.0, years)
+        self.year_stats = (float(self.years.mean()), float(self.years.std()) or 1.0)
+        self._content = None
+
+    def content(self) -> np.ndarray:
+        """``(I, d)`` item content features for the cold-start mapping (built once)."""
+        if self._content is None:
+            self._content = content_features(self.text.embeddings, self.genres, self.years, self.year_stats)
+        return self._content
 
     # ------------------------------------------------------------------ pieces
     def genres_named(self, text: str) -> np.ndarray | None:
@@ -290,15 +300,22 @@ class Ranker:
 class HybridModel:
     """Signals + ranker: the full model's online path for one user.
 
-    Items with no interactions yet (new items) are ranked by the similarity of their text to the
-    user's profile: the ranker learned on candidates that all had interactions, and on ML-100K a
-    model fitted on its table gave new items an AUC below 0.5 (a confounded sign), while plain
-    text similarity gives 0.68-0.71 (benchmarks/recommender_quality.py).
+    Items with no interactions yet (new items) are scored by the cold-start mapping
+    (:mod:`apps.recommender.coldstart`: their EASE score predicted from content, blended with
+    text similarity to the profile, calibrated to a probability on a validation split). The
+    ranker itself learned on candidates that all had interactions; on ML-100K it gave new items
+    an AUC below 0.5 (a confounded sign), so it does not score them.
     """
 
-    def __init__(self, signals: Signals, ranker: Ranker):
+    def __init__(self, signals: Signals, ranker: Ranker, cold: ColdSettings | None = None):
         self.signals = signals
         self.ranker = ranker
+        self.cold_settings = cold or ColdSettings()
+        self.cold_items = np.flatnonzero(signals.pop.counts == 0)
+        # built whenever something is warm: new items of the catalogue, and ones described later
+        # (``audience``), go through it
+        self.cold = ColdItemModel(self.cold_settings, signals.content(), signals.pop.counts) \
+            if (signals.pop.counts > 0).any() else None
 
     def rank(self, state: UserState, k: int = 10, exclude=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
         """``(items, scores, features, dense)`` of the best ``k`` candidates, best first.
@@ -309,21 +326,45 @@ class HybridModel:
         with _single_thread():
             return self._rank(state, k, exclude)
 
+    def _cold_pool(self, state: UserState, dense: dict, cands: np.ndarray, exclude) -> np.ndarray:
+        """``cands`` plus the best new items by the cold-start blend (no source retrieves them)."""
+        if self.cold is None or not len(state.items):
+            return cands
+        pool = self.cold_items[~np.isin(self.cold_items, state.items)]
+        if exclude is not None:
+            pool = pool[~np.isin(pool, exclude)]
+        if not len(pool):
+            return cands
+        blend = self.cold.score(dense["ease"], dense["text"], pool)
+        top = pool[np.argsort(-blend, kind="stable")[:self.signals.per_source]]
+        return np.union1d(cands, top)
+
     def _rank(self, state, k, exclude):
         dense = self.signals.dense_scores(state)
-        cands = self.signals.candidates(state, dense, exclude)
+        cands = self._cold_pool(state, dense, self.signals.candidates(state, dense, exclude), exclude)
         if len(cands) == 0:
             return cands, np.zeros(0, np.float32), np.zeros((0, len(FEATURES)), np.float32), dense
         feats = self.signals.features(state, dense, cands)
         if len(state.items):
-            scores = self.ranker.score(feats)
-            cold = self.signals.pop.counts[cands] == 0
-            if cold.any() and (~cold).any():  # new items: text similarity, placed around the median
-                scores[cold] = float(np.median(scores[~cold])) * (1.0 + dense["text"][cands[cold]])
+            scores = self._scores(dense, cands, feats)
         else:
             scores = self.cold_user_scores(dense, cands)
         order = np.lexsort((cands, -scores))[:k]
         return cands[order], scores[order].astype(np.float32), feats[order], dense
+
+    def _scores(self, dense: dict, items: np.ndarray, feats: np.ndarray) -> np.ndarray:
+        """Warm items: the ranker (over their rows of ``feats``); new items: the calibrated
+        cold-start blend."""
+        cold = self.signals.pop.counts[items] == 0
+        scores = np.zeros(len(items), np.float64)
+        if (~cold).any():
+            scores[~cold] = self.ranker.score(feats[~cold])
+        if cold.any():
+            if self.cold is not None:
+                scores[cold] = self.cold.probability(self.cold.score(dense["ease"], dense["text"], items[cold]))
+            else:  # nothing warm to learn from: text similarity alone
+                scores[cold] = dense["text"][items[cold]]
+        return scores
 
     def cold_user_scores(self, dense: dict, cands: np.ndarray) -> np.ndarray:
         """A user with no history (a sentence only): the ranker learned on histories does not
@@ -336,17 +377,35 @@ class HybridModel:
         return scores
 
     def score_items(self, state: UserState, items: np.ndarray) -> np.ndarray:
-        """The ranker's score for given items (e.g. new items that no source would retrieve)."""
+        """Scores of given items (e.g. new items that no source would retrieve), on the scale of
+        ``rank``: the ranker for warm items, the calibrated cold-start blend for new ones."""
         items = np.asarray(items, np.int64)
         with _single_thread():
             dense = self.signals.dense_scores(state)
             cold = self.signals.pop.counts[items] == 0
-            scores = np.zeros(len(items), np.float32)
+            feats = np.zeros((len(items), len(FEATURES)), np.float32)
             if (~cold).any():
-                scores[~cold] = self.ranker.score(self.signals.features(state, dense, items[~cold]))
-            if cold.any():  # new items: their text's similarity to the profile (see the class docstring)
-                scores[cold] = dense["text"][items[cold]]
-            return scores
+                feats[~cold] = self.signals.features(state, dense, items[~cold])
+            return self._scores(dense, items, feats).astype(np.float32)
+
+    def audience(self, features: np.ndarray, text_vector: np.ndarray, users: list,
+                 histories: dict) -> np.ndarray:
+        """The cold-start blend of one new item (its content ``features`` row and text vector) for
+        each user in ``users`` (``histories``: user -> (items, times)); higher = more likely."""
+        if self.cold is None:
+            raise ConfigError("no item has interactions: the cold-start mapping has nothing to learn from")
+        sig = self.signals
+        rows = [np.unique(np.asarray(histories[u][0], np.int64)) for u in users]
+        import scipy.sparse as sp
+
+        indptr = np.r_[0, np.cumsum([len(r) for r in rows])]
+        X = sp.csr_matrix((np.ones(indptr[-1], np.float32), np.concatenate(rows) if rows else [], indptr),
+                          shape=(len(users), sig.n_items))
+        with _single_thread():
+            ease = sig.ease.scores_many(X)  # (U, I)
+            ease_hat = self.cold.user_weights(ease) @ np.asarray(features, np.float32)  # (U,)
+            profiles = np.stack([profile_vector(sig.text.embeddings, r) for r in rows])
+            return self.cold.blend(ease_hat, profiles @ np.asarray(text_vector, np.float32))
 
 
 _CONTROLLER = None
@@ -386,12 +445,15 @@ def training_table(signals: Signals, histories: dict, held_out: dict[int, list[i
 
 def fit_hybrid(catalogue: Catalogue, train: Interactions, text_vectors: np.ndarray, interest=None,
                ease_l2: float = 250.0, knn_k: int = 100, ranker_params: dict | None = None,
-               features: tuple[str, ...] = FEATURES, max_users: int | None = None) -> HybridModel:
+               features: tuple[str, ...] = FEATURES, max_users: int | None = None,
+               cold: ColdSettings | bool = True) -> HybridModel:
     """Fit the ranker on a validation split of ``train`` (each eligible user's last 20% of
     positives held out), then refit the signals on all of ``train``.
 
     ``interest``: ``(item_vectors, user_vector_fn)`` where ``user_vector_fn(histories)`` maps
     ``{user: (items, times)}`` to ``{user: vector}``; None leaves the interest feature at zero.
+    ``cold``: True chooses the cold-start mapping's settings on a validation split
+    (:func:`apps.recommender.coldstart.fit_cold_model`), False keeps the defaults, or given settings.
     """
     from .split import holdout_last
 
@@ -403,4 +465,7 @@ def fit_hybrid(catalogue: Catalogue, train: Interactions, text_vectors: np.ndarr
     X, y = training_table(signals, histories, inner.test, inner_vectors.get if inner_vectors else None,
                           max_users=max_users)
     ranker = Ranker(**(ranker_params or {}), features=features).fit(X, y)
-    return HybridModel(Signals(catalogue, train, text_vectors, item_vectors, ease_l2, knn_k), ranker)
+    full = Signals(catalogue, train, text_vectors, item_vectors, ease_l2, knn_k)
+    if cold is True:
+        cold = fit_cold_model(full.content(), full.text.embeddings, train, len(catalogue), ease_l2)
+    return HybridModel(full, ranker, cold if isinstance(cold, ColdSettings) else None)

@@ -136,6 +136,7 @@ def build(config: RecommenderConfig, catalogue: Catalogue, inter: Interactions, 
     (output / "recommender.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     recommender = Recommender(output).warm_up()
     recommender.ranker_model.ranker.save(output / "ranker.npz")
+    recommender.ranker_model.cold_settings.save(output / "cold.json")
     summary["seconds"] = round(time.time() - started, 1)
     (output / "recommender.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary

@@ -50,6 +50,11 @@ def test_query_commands_and_errors(built, capsys, monkeypatch):
     assert "similar to The Quiet Orbit" in capsys.readouterr().out
     assert main(["recommend", "user", "nobody", "--model", str(folder)]) == 2
     assert "unknown user 'nobody'" in capsys.readouterr().err
+    assert (folder / "cold.json").is_file()  # the cold-start settings chosen at train time
+    assert main(["recommend", "new-item", "Orbit of Shadows", "--genres", "Sci-Fi|Thriller", "--year", "2019",
+                 "-k", "3", "--model", str(folder), "--json"]) == 0
+    users = json.loads(capsys.readouterr().out)
+    assert len(users) == 3 and all({"user", "score", "recent"} <= set(u) for u in users)
 
 
 def test_train_reports_bad_files(tmp_path, capsys):

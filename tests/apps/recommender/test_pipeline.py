@@ -75,3 +75,15 @@ def test_new_item_audience_prefers_matching_users(sample_recommender):
     assert len(rows) == 5 and np.all(np.diff([r["score"] for r in rows]) <= 0)
     with pytest.raises(SuiteError, match="needs a title"):
         sample_recommender.new_item_audience(" ")
+
+
+def test_new_item_audience_goes_through_the_cold_start_mapping(sample_recommender):
+    space = sample_recommender.new_item_audience("Orbit of Shadows (2019)", ["Sci-Fi"], "Deep space.", 5)
+    romance = sample_recommender.new_item_audience("Letters from Lisbon", ["Romance", "Comedy"],
+                                                   "Two pen pals fall in love.", 5, year=2019)
+    assert [r["user"] for r in space] != [r["user"] for r in romance]
+    assert len({r["score"] for r in space}) > 1
+    with pytest.raises(SuiteError, match="unknown genre"):
+        sample_recommender.new_item_audience("Orbit", ["Space Opera"])
+    with pytest.raises(SuiteError, match="characters"):
+        sample_recommender.new_item_audience("Orbit", [], "x" * 2000)
