@@ -1,4 +1,4 @@
-"""``ftsuite support ...``: ingest, ask, chat, eval, tickets, train."""
+"""``ftsuite support ...``: ingest, ask, chat, eval, tickets, train (the reranker), train-embedder."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 def register(sub) -> None:
     p = sub.add_parser("support", help="customer-support chatbot over a knowledge base (ingest, ask, chat, eval, "
-                                       "tickets, train)")
+                                       "tickets, train, train-embedder)")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     def kb_option(a):
@@ -43,6 +43,9 @@ def register(sub) -> None:
     a.add_argument("--per-intent", type=int, default=15)
     a.add_argument("--negatives", type=int, default=2)
     a.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    a = actions.add_parser("train-embedder", help="fine-tune the embedder (BANKING77 train queries -> the chunk of "
+                                                  "their intent's article; in-batch negatives)")
+    a.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(func=run_command)
 
 
@@ -72,6 +75,11 @@ def run_command(args) -> int:
         from .train import train_reranker
 
         train_reranker(overrides=args.set, per_intent=args.per_intent, negatives=args.negatives)
+        return 0
+    if args.action == "train-embedder":
+        from .train import train_embedder
+
+        train_embedder(overrides=args.set)
         return 0
     if args.action == "eval":
         from .evaluate import evaluate, format_results

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.artifacts import read_manifest
 from core.errors import SuiteError
 from core.index import VectorIndex
 
@@ -584,8 +585,10 @@ class KnowledgeBase:
             index = VectorIndex.load(self.index_path)
             if index.dimension != self.embedder.dimension:
                 raise SuiteError(f"index dimension {index.dimension} != embedder dimension {self.embedder.dimension}")
-            if index.meta.get("embedder") not in (None, self._embedder_id()):
-                raise SuiteError("the index was built with another embedder")
+            made_by = index.meta.get("embedder")
+            if made_by not in (None, self._embedder_id()):
+                raise SuiteError(f"its vectors were made by {made_by}, the knowledge base now embeds with "
+                                 f"{self._embedder_id()}: every chunk is re-embedded once")
         except SuiteError as exc:
             if self.index_path.exists() or self.chunks:
                 self.repairs.append(f"vector index rebuilt: {exc}")
@@ -598,7 +601,20 @@ class KnowledgeBase:
         return self
 
     def _embedder_id(self) -> str:
-        return str(getattr(self.embedder, "artifact", "embedder"))
+        """Which embedder made the vectors: its artifact folder and the time it was written (a retrained
+        embedder in the same folder counts as another one)."""
+        artifact = getattr(self.embedder, "artifact", None)
+        if artifact is None:
+            return "embedder"
+        try:
+            created = read_manifest(artifact).get("created_at")
+        except (SuiteError, OSError, ValueError):
+            created = None
+        return f"{artifact}@{created}" if created else str(artifact)
+
+    def embedder_id(self) -> str:
+        """The embedder the stored vectors come from (as recorded with the index)."""
+        return str(self.index.meta.get("embedder")) if self.index is not None else self._embedder_id()
 
     def _sync_index(self) -> None:
         have = set(self.index.ids().tolist())

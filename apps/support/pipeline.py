@@ -93,7 +93,8 @@ class SupportBot:
                 report = kb.ingest(cfg.seed_paths)
                 log.info("seeded %s: %s", folder, report.summary())
             self.retriever = Retriever(kb, self.reranker, cfg.dense_k, cfg.bm25_k, cfg.rrf_k, cfg.rerank_k,
-                                       cfg.intent_prior, cfg.faq_prior)
+                                       cfg.intent_prior, cfg.faq_prior, cfg.prior_temperature, cfg.intent_articles,
+                                       cfg.one_per_source)
             self.kb = kb
             self._calibrate()
             return self
@@ -114,7 +115,8 @@ class SupportBot:
             self.calibration = {"source": "config", "threshold": self.threshold}
             return
         key = {"models": self._models_key(), "generation": self.kb.generation(), "target_fpr": cfg.target_fpr,
-               "intent_weight": cfg.intent_weight, "scope_retrieval": cfg.scope_retrieval, "retrieval": [cfg.rerank_k, cfg.intent_prior, cfg.faq_prior]}
+               "intent_weight": cfg.intent_weight, "scope_retrieval": cfg.scope_retrieval, "retrieval": [cfg.rerank_k, cfg.intent_prior, cfg.faq_prior, cfg.prior_temperature,
+                                           cfg.intent_articles, cfg.one_per_source]}
         cached = self.kb.get_meta("calibration")
         if cached and cached.get("key") == key:
             self.calibration = cached

@@ -1,6 +1,12 @@
 """Hybrid retrieval: dense (the suite's embedder) + BM25 (bm25s), reciprocal-rank fusion, then an
 optional cross-encoder reranker (a pair-scoring artifact fine-tuned by the core) and an optional
-intent prior (the probability the intent classifier gives to the intent a chunk is labelled with)."""
+intent prior (the probability the intent classifier gives to the intent a chunk is labelled with).
+
+The prior stage (:meth:`Retriever.with_prior`) also adds the chunks of the ``intent_articles`` most
+probable intents to the candidates (so that the article of the likely intent competes even when
+neither retriever found it), sharpens or flattens the probabilities with ``prior_temperature``, and
+with ``one_per_source`` lists the best chunk of each source (an article, or one intent's FAQ rows)
+before the second chunk of any: the next candidates are other answers, not more of the same one."""
 
 from __future__ import annotations
 
@@ -33,12 +39,17 @@ class Retriever:
     """One stage each: :meth:`dense`, :meth:`lexical`, :meth:`fused`, :meth:`rerank`; :meth:`search` runs them."""
 
     def __init__(self, kb: KnowledgeBase, reranker=None, dense_k: int = 30, bm25_k: int = 30, rrf_k: int = 60,
-                 rerank_k: int = 10, intent_prior: float = 1.0, faq_prior: float = 0.5):
+                 rerank_k: int = 10, intent_prior: float = 1.0, faq_prior: float = 0.5, prior_temperature: float = 1.0,
+                 intent_articles: int = 0, one_per_source: bool = False):
         self.kb = kb
         self.reranker = reranker
         self.dense_k, self.bm25_k, self.rrf_k, self.rerank_k = dense_k, bm25_k, rrf_k, rerank_k
         self.intent_prior = intent_prior
         self.faq_prior = faq_prior
+        self.prior_temperature = prior_temperature
+        self.intent_articles = intent_articles
+        self.one_per_source = one_per_source
+        self._by_intent: tuple[int, dict[str, list[int]]] = (-1, {})
 
     # ------------------------------------------------------------------ stages
     def embed(self, queries: list[str]) -> np.ndarray:
@@ -85,6 +96,72 @@ class Retriever:
             hit.score = hit.scores["rerank"]
         return sorted(hits, key=lambda h: (-h.score, h.chunk.id))
 
+    def sharpen(self, intent_probs: dict[str, float] | None) -> dict[str, float] | None:
+        """The probabilities to the power ``1 / prior_temperature``, renormalised (1 = unchanged)."""
+        if not intent_probs or self.prior_temperature == 1.0:
+            return intent_probs
+        labels = list(intent_probs)
+        p = np.array([intent_probs[k] for k in labels], dtype=np.float64)
+        logp = np.log(np.clip(p, 1e-12, 1.0)) / self.prior_temperature
+        q = np.exp(logp - logp.max())
+        q /= q.sum()
+        return dict(zip(labels, q.tolist()))
+
+    def article_chunks(self, intent: str) -> list[int]:
+        """Ids of the non-FAQ chunks labelled with ``intent`` (the intent's articles)."""
+        generation = getattr(self.kb, "loaded_generation", 0)
+        if self._by_intent[0] != generation:
+            by_intent: dict[str, list[int]] = {}
+            for chunk in self.kb.chunks.values():
+                if chunk.intent and chunk.kind != "faq":
+                    by_intent.setdefault(chunk.intent, []).append(chunk.id)
+            self._by_intent = (generation, by_intent)
+        return self._by_intent[1].get(intent, [])
+
+    def expand(self, hits: list[Hit], intent_probs: dict[str, float] | None, query: str,
+               vector: np.ndarray | None = None) -> list[Hit]:
+        """Add the article chunks of the ``intent_articles`` most probable intents that fusion missed
+        (RRF score 0, dense score computed from the stored vector)."""
+        if not intent_probs or self.intent_articles < 1 or self.kb.index is None:
+            return hits
+        have = {h.chunk.id for h in hits}
+        top = sorted(intent_probs, key=intent_probs.get, reverse=True)[: self.intent_articles]
+        extra = [i for intent in top for i in self.article_chunks(intent) if i not in have and i in self.kb.chunks]
+        if not extra:
+            return hits
+        vector = (self.embed([query]) if vector is None else vector).reshape(-1)
+        for i in extra:
+            dense = float(self.kb.index.reconstruct(i) @ vector)
+            hits.append(Hit(self.kb.chunks[i], 0.0, {"rrf": 0.0, "dense": dense, "bm25": None, "added": True}))
+        return hits
+
+    @staticmethod
+    def source_key(chunk: Chunk) -> tuple:
+        return (chunk.path, chunk.intent) if chunk.kind == "faq" else (chunk.path,)
+
+    def diversify(self, hits: list[Hit]) -> list[Hit]:
+        """The best chunk of each source first (in score order), then the others (in score order, their
+        scores capped at the lowest of the first: scores stay in rank order)."""
+        if not self.one_per_source:
+            return hits
+        seen, first, rest = set(), [], []
+        for hit in hits:
+            key = self.source_key(hit.chunk)
+            (rest if key in seen else first).append(hit)
+            seen.add(key)
+        floor = min((h.score for h in first), default=0.0)
+        for hit in rest:
+            hit.score = min(hit.score, floor)
+        return first + rest
+
+    def with_prior(self, query: str, hits: list[Hit], intent_probs: dict[str, float] | None,
+                   vector: np.ndarray | None = None) -> list[Hit]:
+        """The prior stage: candidates of the likely intents added, prior applied, one chunk per source first."""
+        if not intent_probs or not self.intent_prior:
+            return hits
+        probs = self.sharpen(intent_probs)
+        return self.diversify(self.apply_prior(self.expand(hits, probs, query, vector), probs))
+
     def apply_prior(self, hits: list[Hit], intent_probs: dict[str, float] | None) -> list[Hit]:
         """Add ``intent_prior x P(chunk's intent)`` to each hit's score (the reranker probability when
         reranked, else the RRF score scaled to (0, 1]). A chunk without an intent label gets the mass
@@ -93,7 +170,7 @@ class Retriever:
         if not intent_probs or not self.intent_prior or not hits:
             return hits
         uncommitted = 1.0 - max(intent_probs.values())
-        top = max(h.scores["rrf"] for h in hits)
+        top = max(h.scores["rrf"] for h in hits) or 1.0
         for hit in hits:
             chunk = hit.chunk
             prior = intent_probs.get(chunk.intent, 0.0) if chunk.intent else uncommitted
@@ -108,11 +185,13 @@ class Retriever:
                vector: np.ndarray | None = None) -> list[Hit]:
         """fused -> intent prior over every candidate -> reranker on the best ``rerank_k`` -> reranker
         probability + prior (the reranked head stays above the rest)."""
-        hits = self.apply_prior(self.fused(query, vector=vector), intent_probs)
+        hits = self.with_prior(query, self.fused(query, vector=vector), intent_probs, vector)
         if not (rerank and self.reranker is not None):
             return hits
         head, tail = hits[: self.rerank_k], hits[self.rerank_k:]
-        head = self.apply_prior(self.rerank(query, head), intent_probs)
+        head = self.rerank(query, head)
+        if intent_probs and self.intent_prior:
+            head = self.diversify(self.apply_prior(head, self.sharpen(intent_probs)))
         floor = min((h.score for h in head), default=0.0)
         for hit in tail:
             hit.score = min(hit.score, floor) - 1.0

@@ -12,6 +12,12 @@
 BANKING77 test queries are never used here: they are the benchmark's.
 Run: ``ftsuite support train`` (or ``python -m apps.support.train``); then
 ``ftsuite export .ftsuite/artifacts/support-reranker --int8`` serves it from ONNX.
+
+Recipe: the support embedder (the suite's MiniLM bi-encoder fine-tuned on the same kind of pairs).
+Every BANKING77 train query is paired with the chunk of its intent's article that the pretrained
+embedder ranks highest (``dev`` queries: the validation pairs); the core's sentence-embedding task
+trains on them with in-batch negatives (``configs/support-embedder.toml``). Run:
+``ftsuite support train-embedder``; then ``ftsuite export .ftsuite/artifacts/support-embedder --int8``.
 """
 
 from __future__ import annotations
@@ -24,16 +30,20 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+
 from core.config import ftsuite_home, load_config
 from core.data import fetch_dataset
 
-from .config import REPO
-from .kb import passage_text
+from .config import REPO, SAMPLE_KB
+from .kb import chunk_sections, parse_document, passage_text
 from .pipeline import default_bot, pairs_label
 
-__all__ = ["write_pairs", "train_reranker", "CONFIG"]
+__all__ = ["write_pairs", "train_reranker", "CONFIG", "EMBEDDER_CONFIG", "article_chunks", "embedder_pairs",
+           "write_embedder_pairs", "train_embedder"]
 
 CONFIG = REPO / "configs" / "support-reranker.toml"
+EMBEDDER_CONFIG = REPO / "configs" / "support-embedder.toml"
 
 
 def _read_tsv(path: Path) -> list[tuple[str, str]]:
@@ -103,6 +113,78 @@ def write_pairs(out_dir: Path | None = None, per_intent: int = 15, dev_per_inten
         tmp.replace(path)
         written[split] = {"path": str(path), "pairs": len(rows)}
     return written
+
+
+def article_chunks(folder: Path = SAMPLE_KB / "articles", chunk_words: int = 120,
+                   overlap_words: int = 25) -> dict[str, list[str]]:
+    """``{intent: [passage, ...]}`` of the help articles labelled with an intent (the knowledge base's chunking)."""
+    by_intent: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(Path(folder).glob("*.md")):
+        document = parse_document(path, path.read_bytes())
+        for c in chunk_sections(document, chunk_words, overlap_words):
+            if c["intent"]:
+                by_intent[c["intent"]].append(passage_text(c["title"], c["section"], c["text"]))
+    return dict(by_intent)
+
+
+def embedder_pairs(queries: list[tuple[str, str]], passages: dict[str, list[str]], embedder) -> list[dict]:
+    """``{"text": query, "pair": passage}``: each query with the chunk of its intent's article that
+    ``embedder`` ranks highest (queries of an intent without an article are left out)."""
+    keep = [(q, i) for q, i in queries if passages.get(i)]
+    if not keep:
+        return []
+    intents = sorted({i for _, i in keep})
+    flat = [(i, p) for i in intents for p in passages[i]]
+    chunk_vectors = embedder.encode([p for _, p in flat])
+    query_vectors = embedder.encode([q for q, _ in keep])
+    rows_of = defaultdict(list)
+    for row, (intent, _) in enumerate(flat):
+        rows_of[intent].append(row)
+    out = []
+    for (query, intent), vector in zip(keep, query_vectors):
+        rows = rows_of[intent]
+        best = rows[int(np.argmax(chunk_vectors[rows] @ vector))]
+        out.append({"text": query, "pair": flat[best][1]})
+    return out
+
+
+def write_embedder_pairs(out_dir: Path | None = None, dev_per_intent: int = 4, seed: int = 13,
+                         embedder=None) -> dict:
+    """``train.jsonl`` (every BANKING77 train query) and ``dev.jsonl`` (``dev_per_intent`` dev queries per
+    intent) under FTSUITE_HOME/support/embedder-pairs; positives chosen by the pretrained MiniLM."""
+    from core.embedding import Embedder
+
+    out_dir = Path(out_dir or ftsuite_home() / "support" / "embedder-pairs")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = fetch_dataset("banking77")
+    embedder = embedder or Embedder.from_base("minilm")
+    passages = article_chunks()
+    written = {}
+    for split, rows in (("train", _read_tsv(data / "train.tsv")),
+                        ("dev", _sample(_read_tsv(data / "dev.tsv"), dev_per_intent, seed))):
+        pairs = embedder_pairs(rows, passages, embedder)
+        random.Random(seed).shuffle(pairs)
+        path = out_dir / f"{split}.jsonl"
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            for row in pairs:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        tmp.replace(path)
+        written[split] = {"path": str(path), "pairs": len(pairs)}
+    return written
+
+
+def train_embedder(config: str | Path = EMBEDDER_CONFIG, overrides: list[str] | None = None, **pair_options) -> dict:
+    from core.training import train_model
+
+    started = time.time()
+    pairs = write_embedder_pairs(**pair_options)
+    print(f"pairs: {pairs} ({time.time() - started:.0f} s)", flush=True)
+    result = train_model(load_config(config, overrides), progress=False)
+    metrics = result["metrics"].get("validation", {})
+    print(f"embedder written to {result.path} in {time.time() - started:.0f} s; validation {metrics}")
+    print(f"serve it from ONNX: ftsuite export {result.path} --int8 (the bot re-embeds its knowledge base once)")
+    return {"pairs": pairs, "artifact": str(result.path), "validation": metrics}
 
 
 def train_reranker(config: str | Path = CONFIG, overrides: list[str] | None = None, **pair_options) -> dict:
