@@ -2,8 +2,10 @@
 
 Popularity, item-kNN, EASE (lambda tuned on validation), text-only (frozen MiniLM), the fixed
 blend EASE + 0.2 x text, the full ranker without and with the fine-tuned interest model; item
-cold-start AUC; p95 latency of one user's recommendation over the whole catalogue. Appends one
-JSON row per (dataset, method) to benchmarks/results/recommender_quality.jsonl.
+cold-start AUC (text similarity, the content -> EASE mapping alone, predicted popularity alone,
+and the full model's blend of mapping and text chosen on validation); p95 latency of one user's
+recommendation over the whole catalogue. Appends one JSON row per (dataset, method) to
+benchmarks/results/recommender_quality.jsonl.
 
 The interest model used here is trained by this script (``--train-interest``) on each dataset's
 protocol training part minus the ranker's validation positives and minus the cold items, so that
@@ -82,6 +84,8 @@ def main(argv=None) -> int:
                                          "machine": f"{platform.machine()} {os.cpu_count()} CPU", "at": stamp}) + "\n")
         best = max((r for r in rows if r["method"] in ("item-knn", "ease")), key=lambda r: r["ndcg@10"])
         for row in rows:
+            if row["method"].startswith("cold start"):
+                print(f"  {row['method']}: cold AUC {row['cold_auc']}")
             if row["method"].startswith("full"):
                 gain = row["ndcg@10"] / best["ndcg@10"] - 1
                 print(f"  {row['method']}: {gain:+.1%} NDCG@10 over {best['method']} (target +10%), "

@@ -36,7 +36,7 @@ from .split import auc, drop_items, holdout_last
 
 __all__ = ["ColdSettings", "ColdItemModel", "content_features", "fit_cold_model", "ALPHAS", "TEXT_WEIGHTS"]
 
-ALPHAS = (3.0, 10.0, 30.0, 100.0)
+ALPHAS = (1.0, 3.0, 10.0, 30.0, 100.0)
 TEXT_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
 DECADES = 13  # 1900s .. 2020s
 

@@ -28,8 +28,10 @@ class RecommenderConfig:
     interest_epochs: float = 1.0
     interest_batch_size: int = 32
     interest_learning_rate: float = 5e-5
-    ranker_iterations: int = 200
+    ranker_iterations: int = 250
     ranker_learning_rate: float = 0.05
+    ranker_max_leaf_nodes: int = field(default=15, metadata={"help": "leaves per tree (chosen on validation)"})
+    ranker_min_samples_leaf: int = 200
     seed: int = 0
 
     def __post_init__(self):
@@ -44,7 +46,8 @@ class RecommenderConfig:
             if getattr(self, key) <= low:
                 raise ConfigError(f"{key} = {getattr(self, key)} must be > {low}")
         for key, low in (("knn_k", 1), ("candidates_per_source", 10), ("interest_pairs", 32),
-                         ("interest_max_length", 16), ("interest_batch_size", 2), ("ranker_iterations", 10)):
+                         ("interest_max_length", 16), ("interest_batch_size", 2), ("ranker_iterations", 10),
+                         ("ranker_max_leaf_nodes", 2), ("ranker_min_samples_leaf", 1)):
             if getattr(self, key) < low:
                 raise ConfigError(f"{key} = {getattr(self, key)} must be >= {low}")
 

@@ -88,7 +88,8 @@ class Recommender:
             if self.interest is not None:
                 interest = (interest_items, lambda hist: self.interest.user_vectors(self.catalogue, hist))
             params = {"max_iter": self.config.ranker_iterations, "learning_rate": self.config.ranker_learning_rate,
-                      "seed": self.config.seed}
+                      "max_leaf_nodes": self.config.ranker_max_leaf_nodes,
+                      "min_samples_leaf": self.config.ranker_min_samples_leaf, "seed": self.config.seed}
             fitted = fit_hybrid(self.catalogue, self.positives, self.text_vectors, interest, self.config.ease_l2,
                                 self.config.knn_k, params)
             self.ranker_model = HybridModel(signals, fitted.ranker, fitted.cold_settings)

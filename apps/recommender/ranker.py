@@ -239,44 +239,65 @@ class Signals:
 class Ranker:
     """Gradient-boosted trees over the candidate features (scikit-learn's HistGradientBoosting).
 
+    The defaults (250 trees of 15 leaves, >= 200 rows a leaf, every user weighing the same) were
+    chosen on a second validation split of ML-100K (ranker fitted one step earlier, NDCG@10 of
+    the next step): 0.1659 for the former 200 x 31 leaves unweighted, 0.1719 weighted, 0.1771 now;
+    bigger trees (300 x 63 leaves) overfit (0.1591).
+
     A fitted scikit-learn model only saves as pickle, which the suite does not hand to users: the
     ranker saves its training table (npz) and parameters (JSON) and refits on load (seconds).
     """
 
-    def __init__(self, max_iter: int = 200, learning_rate: float = 0.05, max_leaf_nodes: int = 31, seed: int = 0,
-                 features: tuple[str, ...] = FEATURES, kind: str = "trees"):
+    def __init__(self, max_iter: int = 250, learning_rate: float = 0.05, max_leaf_nodes: int = 15,
+                 min_samples_leaf: int = 200, seed: int = 0, features: tuple[str, ...] = FEATURES, kind: str = "trees",
+                 user_weighting: bool = True):
         if kind not in ("trees", "logistic"):
             raise ConfigError(f"ranker kind = {kind!r}; expected trees or logistic")
         self.params = {"max_iter": max_iter, "learning_rate": learning_rate, "max_leaf_nodes": max_leaf_nodes,
-                       "seed": seed, "kind": kind}
+                       "min_samples_leaf": min_samples_leaf, "seed": seed, "kind": kind, "user_weighting": user_weighting}
         self.features = tuple(features)
         self.model = None
         self.table: tuple[np.ndarray, np.ndarray] | None = None
+        self.groups: np.ndarray | None = None
 
     def _columns(self) -> list[int]:
         return [FEATURES.index(f) for f in self.features]
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "Ranker":
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> "Ranker":
+        """``groups``: the user of each row. With ``user_weighting`` every user weighs the same in
+        the loss (rows weighted 1 / the user's candidates), as every user weighs the same in the
+        NDCG averaged over users (measured on validation: ML-100K NDCG@10 0.166 -> 0.172)."""
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         if len(np.unique(y)) < 2:
             raise ConfigError("the ranker's validation candidates hold no positive (or no negative): "
                               "too little data to learn a blend; use more interactions")
         self.table = (np.asarray(X, np.float32), np.asarray(y, np.int8))
+        self.groups = None if groups is None else np.asarray(groups, np.int64)
+        weight = None
+        if self.params.get("user_weighting") and self.groups is not None:
+            _, inverse, counts = np.unique(self.groups, return_inverse=True, return_counts=True)
+            weight = (len(self.groups) / len(counts)) / counts[inverse]  # mean 1
         if self.params["kind"] == "logistic":
             from sklearn.linear_model import LogisticRegression
             from sklearn.pipeline import make_pipeline
             from sklearn.preprocessing import StandardScaler
 
             self.model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
-            self.model.fit(self.table[0][:, self._columns()], self.table[1])
+            self.model.fit(self.table[0][:, self._columns()], self.table[1], logisticregression__sample_weight=weight)
             return self
         self.model = HistGradientBoostingClassifier(
             max_iter=self.params["max_iter"], learning_rate=self.params["learning_rate"],
-            max_leaf_nodes=self.params["max_leaf_nodes"], random_state=self.params["seed"],
+            max_leaf_nodes=self.params["max_leaf_nodes"], min_samples_leaf=self._min_leaf(len(self.table[1])),
+            random_state=self.params["seed"],
             early_stopping=False)
-        self.model.fit(self.table[0][:, self._columns()], self.table[1])
+        self.model.fit(self.table[0][:, self._columns()], self.table[1], sample_weight=weight)
         return self
+
+    def _min_leaf(self, rows: int) -> int:
+        """The configured leaf size, scaled down for small tables (at most one leaf per 1,000
+        rows, at least 20: scikit-learn's default) so that a small catalogue still gets splits."""
+        return int(min(self.params.get("min_samples_leaf", 20), max(20, rows // 1000)))
 
     def score(self, X: np.ndarray) -> np.ndarray:
         if self.model is None:
@@ -285,16 +306,18 @@ class Ranker:
 
     def save(self, path: Path) -> None:
         X, y = self.table
-        np.savez_compressed(path, X=X, y=y)
+        extra = {} if self.groups is None else {"groups": self.groups}
+        np.savez_compressed(path, X=X, y=y, **extra)
         Path(str(path) + ".json").write_text(json.dumps({"params": self.params, "features": list(self.features)}),
                                              encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path) -> "Ranker":
         meta = json.loads(Path(str(path) + ".json").read_text(encoding="utf-8"))
-        ranker = cls(**meta["params"], features=tuple(meta["features"]))
+        params = {"min_samples_leaf": 20, **meta["params"]}  # rankers saved before it was a parameter
+        ranker = cls(**params, features=tuple(meta["features"]))
         with np.load(path) as data:
-            return ranker.fit(data["X"], data["y"])
+            return ranker.fit(data["X"], data["y"], data["groups"] if "groups" in data.files else None)
 
 
 class HybridModel:
@@ -423,12 +446,12 @@ def _single_thread():
 
 
 def training_table(signals: Signals, histories: dict, held_out: dict[int, list[int]], interest_of=None,
-                   max_users: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate features and labels (1 = in the user's held-out positives) for the ranker."""
+                   max_users: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate features, labels (1 = in the user's held-out positives) and each row's user."""
     users = sorted(u for u in held_out if u in histories)
     if max_users and len(users) > max_users:
         users = sorted(np.random.default_rng(seed).choice(users, max_users, replace=False).tolist())
-    tables, labels = [], []
+    tables, labels, groups = [], [], []
     for u in users:
         items, times = histories[u]
         state = UserState(items, int(times[-1]), interest_vector=interest_of(u) if interest_of else None)
@@ -438,9 +461,10 @@ def training_table(signals: Signals, histories: dict, held_out: dict[int, list[i
             continue
         tables.append(signals.features(state, dense, cands))
         labels.append(np.isin(cands, held_out[u]).astype(np.int8))
+        groups.append(np.full(len(cands), u, np.int64))
     if not tables:
         raise ConfigError("no user has a validation hold-out: too little data to fit the ranker")
-    return np.concatenate(tables), np.concatenate(labels)
+    return np.concatenate(tables), np.concatenate(labels), np.concatenate(groups)
 
 
 def fit_hybrid(catalogue: Catalogue, train: Interactions, text_vectors: np.ndarray, interest=None,
@@ -462,9 +486,9 @@ def fit_hybrid(catalogue: Catalogue, train: Interactions, text_vectors: np.ndarr
     item_vectors, user_vectors_fn = interest if interest else (None, None)
     inner_vectors = user_vectors_fn(histories) if user_vectors_fn else {}
     signals = Signals(catalogue, inner.train, text_vectors, item_vectors, ease_l2, knn_k)
-    X, y = training_table(signals, histories, inner.test, inner_vectors.get if inner_vectors else None,
+    X, y, groups = training_table(signals, histories, inner.test, inner_vectors.get if inner_vectors else None,
                           max_users=max_users)
-    ranker = Ranker(**(ranker_params or {}), features=features).fit(X, y)
+    ranker = Ranker(**(ranker_params or {}), features=features).fit(X, y, groups)
     full = Signals(catalogue, train, text_vectors, item_vectors, ease_l2, knn_k)
     if cold is True:
         cold = fit_cold_model(full.content(), full.text.embeddings, train, len(catalogue), ease_l2)

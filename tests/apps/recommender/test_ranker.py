@@ -67,3 +67,19 @@ def test_ranker_saves_without_pickle_and_refits_the_same(tmp_path):
     again = Ranker.load(tmp_path / "r.npz")
     assert np.allclose(ranker.score(X), again.score(X))
     assert (tmp_path / "r.npz.json").is_file()
+
+
+def test_user_weighting_gives_every_user_the_same_weight(tmp_path):
+    """User 0 has 900 rows where feature 0 decides the label, users 1-9 have 10 rows each where
+    feature 1 does: weighted, the small users' rule counts as much as the big user's."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(990, len(FEATURES))).astype(np.float32)
+    groups = np.r_[np.zeros(900), np.repeat(np.arange(1, 10), 10)].astype(np.int64)
+    y = np.where(groups == 0, X[:, 0] > 0, X[:, 1] > 0).astype(np.int8)
+    plain = Ranker(max_iter=30, user_weighting=False).fit(X, y, groups)
+    weighted = Ranker(max_iter=30).fit(X, y, groups)
+    small = groups > 0
+    acc = lambda r: ((r.score(X[small]) > 0.5) == y[small]).mean()  # noqa: E731
+    assert acc(weighted) > acc(plain) + 0.1
+    weighted.save(tmp_path / "w.npz")
+    assert np.allclose(Ranker.load(tmp_path / "w.npz").score(X), weighted.score(X))
