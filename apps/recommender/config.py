@@ -32,6 +32,8 @@ class RecommenderConfig:
     ranker_learning_rate: float = 0.05
     ranker_max_leaf_nodes: int = field(default=15, metadata={"help": "leaves per tree (chosen on validation)"})
     ranker_min_samples_leaf: int = 200
+    cold_candidates: int = field(default=0, metadata={"help": "new items added to each user's candidates by the "
+                                                              "cold-start blend (0: only through text similarity)"})
     seed: int = 0
 
     def __post_init__(self):
@@ -47,7 +49,8 @@ class RecommenderConfig:
                 raise ConfigError(f"{key} = {getattr(self, key)} must be > {low}")
         for key, low in (("knn_k", 1), ("candidates_per_source", 10), ("interest_pairs", 32),
                          ("interest_max_length", 16), ("interest_batch_size", 2), ("ranker_iterations", 10),
-                         ("ranker_max_leaf_nodes", 2), ("ranker_min_samples_leaf", 1)):
+                         ("ranker_max_leaf_nodes", 2), ("ranker_min_samples_leaf", 1),
+                         ("cold_candidates", 0)):
             if getattr(self, key) < low:
                 raise ConfigError(f"{key} = {getattr(self, key)} must be >= {low}")
 

@@ -82,7 +82,7 @@ class Recommender:
             else:  # a folder built before the cold-start mapping: choose its settings now
                 cold = fit_cold_model(signals.content(), self.text_vectors, self.positives, len(self.catalogue),
                                       self.config.ease_l2)
-            self.ranker_model = HybridModel(signals, Ranker.load(ranker_path), cold)
+            self.ranker_model = HybridModel(signals, Ranker.load(ranker_path), cold, self.config.cold_candidates)
         else:
             interest = None
             if self.interest is not None:
@@ -92,7 +92,8 @@ class Recommender:
                       "min_samples_leaf": self.config.ranker_min_samples_leaf, "seed": self.config.seed}
             fitted = fit_hybrid(self.catalogue, self.positives, self.text_vectors, interest, self.config.ease_l2,
                                 self.config.knn_k, params)
-            self.ranker_model = HybridModel(signals, fitted.ranker, fitted.cold_settings)
+            self.ranker_model = HybridModel(signals, fitted.ranker, fitted.cold_settings,
+                                            self.config.cold_candidates)
         self._popular_tags = None
         self._ready = True
         return self

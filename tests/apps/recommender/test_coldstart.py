@@ -45,7 +45,7 @@ def test_cold_items_follow_the_users_taste_through_the_full_model():
     split = holdout_last(inter)
     cold = cold_items(inter, fraction=0.2)
     warm = drop_items(split.train, cold)
-    model = fit_hybrid(catalogue, warm, taste_vectors(catalogue), ranker_params={"max_iter": 30})
+    model = fit_hybrid(catalogue, warm, taste_vectors(catalogue), ranker_params={"max_iter": 30}, cold_candidates=8)
     assert model.cold is not None and set(model.cold_items) >= set(cold)
     for history, taste in (([0, 2, 4], lambda i: i < 20), ([21, 23, 25], lambda i: i >= 20)):
         state = UserState(np.array(history), 1_000_000)
@@ -54,7 +54,7 @@ def test_cold_items_follow_the_users_taste_through_the_full_model():
         assert liked.any() and (~liked).any()
         assert scores[liked].min() > scores[~liked].max()
         assert np.all((scores > 0) & (scores < 1))  # calibrated: the ranker's probability scale
-        # rank() retrieves new items itself (no candidate source would) and scores them the same way
+        # with cold_candidates, rank() retrieves new items itself and scores them the same way
         items, ranked, _, _ = model.rank(state, 40)
         in_rank = np.isin(items, cold)
         assert in_rank.any()
