@@ -134,6 +134,8 @@ def build(config: RecommenderConfig, catalogue: Catalogue, inter: Interactions, 
                "interactions": len(inter), "interest_model": str(interest_path) if interest_path else None,
                "config": config.to_dict()}
     (output / "recommender.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    for stale in ("ranker.npz", "ranker.npz.json", "cold.json"):  # a rebuild fits them afresh
+        (output / stale).unlink(missing_ok=True)
     recommender = Recommender(output).warm_up()
     recommender.ranker_model.ranker.save(output / "ranker.npz")
     recommender.ranker_model.cold_settings.save(output / "cold.json")

@@ -51,6 +51,8 @@ def test_query_commands_and_errors(built, capsys, monkeypatch):
     assert main(["recommend", "user", "nobody", "--model", str(folder)]) == 2
     assert "unknown user 'nobody'" in capsys.readouterr().err
     assert (folder / "cold.json").is_file()  # the cold-start settings chosen at train time
+    cold = json.loads((folder / "cold.json").read_text(encoding="utf-8"))
+    assert {"alpha", "text_weight", "calib_a", "calib_b"} <= set(cold)
     assert main(["recommend", "new-item", "Orbit of Shadows", "--genres", "Sci-Fi|Thriller", "--year", "2019",
                  "-k", "3", "--model", str(folder), "--json"]) == 0
     users = json.loads(capsys.readouterr().out)

@@ -102,3 +102,25 @@ def test_content_features_use_the_catalogue_year_scale_for_new_items():
     one = content_features(vectors[1:2], genres[1:2], years[1:2], stats)
     assert np.allclose(F[1], one[0])
     assert F.shape == (3, 3 + 2 + 13 + 3)
+
+
+def test_build_refits_the_ranker_and_cold_settings_of_an_existing_folder(tmp_path, monkeypatch):
+    from apps.recommender.config import RecommenderConfig
+    from apps.recommender.data import load_dataset
+    from apps.recommender.train import build
+
+    monkeypatch.setenv("FTSUITE_HOME", str(tmp_path))
+    catalogue, inter, _ = load_dataset("sample")
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    (folder / "cold.json").write_text('{"alpha": 1, "beta": 2}', encoding="utf-8")  # stale and invalid
+    build(RecommenderConfig(name="sample", rating_min=1, rating_max=5, interest=False, ranker_iterations=20),
+          catalogue, inter, folder, "sample")
+    assert ColdSettings.load(folder / "cold.json").validation is not None
+    assert json_params(folder)["max_iter"] == 20
+
+
+def json_params(folder):
+    import json
+
+    return json.loads((folder / "ranker.npz.json").read_text(encoding="utf-8"))["params"]
