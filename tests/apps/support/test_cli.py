@@ -39,3 +39,13 @@ def test_ingest_ask_json_and_input_jsonl(tmp_path, docs, capsys):
     assert main(["support", "ingest", "--remove", str(docs / "faq.csv"), "--kb", kb]) == 0
     assert "removed" in capsys.readouterr().out
     assert main(["support", "ask", "--input", str(tmp_path / "none.txt"), "--kb", kb]) == 2
+
+
+def test_train_embedder_is_a_command(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["support", "train-embedder", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "support train-embedder" in out and "--set" in out
