@@ -11,6 +11,8 @@ bot as it is served (the fine-tuned embedder when built).
     .venv/bin/python benchmarks/support_quality.py              # all 3,080 BANKING77 test queries
     .venv/bin/python benchmarks/support_quality.py --limit 770  # a stratified subset (10 per intent)
     .venv/bin/python benchmarks/support_quality.py --tune       # the intent-prior grid on the 1,000 dev queries
+    .venv/bin/python benchmarks/support_quality.py --tune --embedder '${FTSUITE_HOME}/artifacts/embedder-minilm' \
+        --kb bench-embedder-minilm                              # the same grid with the pretrained embedder
 
 Needs the models of `make models` (intents, embedder-minilm exported --int8); support-embedder
 (`ftsuite support train-embedder`) and support-reranker (`ftsuite support train`), exported --int8, are
@@ -51,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-reranker", action="store_true", help="run without the reranker (latency without it)")
     parser.add_argument("--intent-model", default=None, help="intent artifact (default: the config's list)")
     parser.add_argument("--embedder", default=None, help="the served bot's embedder (default: the config's list)")
+    parser.add_argument("--kb", default=None, help="knowledge-base name (default: default; give another one for "
+                                                  "another embedder, e.g. bench-embedder-minilm, so neither re-embeds)")
     parser.add_argument("--no-base", action="store_true", help="skip the pretrained-MiniLM comparison run")
     parser.add_argument("--tune", action="store_true", help="grid of the intent-prior settings on BANKING77 dev")
     args = parser.parse_args(argv)
@@ -69,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         changes["rerank_k"] = args.rerank_k
     if args.embedder is not None:
         changes["embedder"] = args.embedder
+    if args.kb is not None:
+        changes["kb"] = args.kb
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
     bot = default_bot(**changes)
     if args.tune:
