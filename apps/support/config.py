@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.config import expand_path, ftsuite_home
+from core.config import first_artifact, ftsuite_home
 from core.errors import ConfigError
 
 __all__ = ["SupportConfig", "SAMPLE_KB"]
@@ -108,5 +108,4 @@ class SupportConfig:
 
     def artifact(self, value: str) -> Path | None:
         """The artifact folder ``value`` names; of ``a|b|...`` the first that has a manifest (else the last)."""
-        paths = [expand_path(part.strip(), None) for part in value.split("|") if part.strip()]
-        return next((path for path in paths if (path / "manifest.json").is_file()), paths[-1] if paths else None)
+        return first_artifact(value)
