@@ -8,8 +8,11 @@ FTSUITE = $(VENV)/bin/ftsuite
 export FTSUITE_HOME ?= .ftsuite
 DEFAULT_MODELS = configs/sentiment-sample.toml configs/intents-quick.toml
 SERVED = sentiment-sample intents embedder-minilm
+# Models trained on the shared datasets (FTSUITE_DATA): each app uses one in place of the main job's
+# model when it has been built (the news monitor's sentiment and NER, the chatbot's intents).
+FULL_MODELS = sentiment-news ner-conll2003 intents-banking77
 
-.PHONY: setup run models test bench
+.PHONY: setup run models models-full test bench
 
 $(VENV)/.installed: pyproject.toml constraints-cpu.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +34,14 @@ models: setup
 	done
 	test -f $(FTSUITE_HOME)/recommender/ml-100k/recommender.json || \
 	  ( $(FTSUITE) data fetch ml-100k && $(FTSUITE) recommend train --dataset ml-100k )
+
+# About an hour on 2 cores (BENCHMARKS.md); needs ../shared/data or FTSUITE_DATA.
+models-full: models
+	@for name in $(FULL_MODELS); do \
+	  FTSUITE_DATA=$${FTSUITE_DATA:-../shared/data} $(FTSUITE) up --quiet configs/$$name.toml || exit 1; \
+	  test -f $(FTSUITE_HOME)/artifacts/$$name/onnx/model.int8.onnx || \
+	  $(FTSUITE) export $(FTSUITE_HOME)/artifacts/$$name --int8 --quiet || exit 1; \
+	done
 
 run: models
 	$(FTSUITE) hub
