@@ -5,7 +5,8 @@
 2. Arrival to alert: `run` mode polls a watched folder every second; the burst is fed up to its
    last-but-one item, then the item that tips the rule is dropped into the folder as a new file,
    and the clock runs until the alert is in the store.
-   The sequential pipeline (`parallel = false`) and the parallel one run in turn, two rounds each.
+   The sequential pipeline (`parallel = false`) and the parallel one run in turn, two rounds each;
+   when the NER model has been built, also the parallel pipeline with NER switched off.
 3. The sample month through the shipped rules: which alerts fire (only the scripted burst should).
 
     .venv/bin/python benchmarks/monitor_throughput.py [--copies 10] [--backend onnx|torch]
@@ -28,13 +29,15 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def one_run(feed: str, backend: str, parallel: bool, database: str) -> dict:
+def one_run(feed: str, backend: str, parallel: bool, database: str, ner: bool) -> dict:
     """Ingest ``feed`` once (after a warm-up) and time it; runs in its own process."""
     from apps.sentiment import Monitor, load_monitor_config
 
-    config = load_monitor_config(REPO / "configs/monitor-sample.toml",
-                                 {"database": database, "backend": backend, "parallel": parallel,
-                                  "notifiers": [{"kind": "file", "path": database + ".alerts.jsonl"}]})
+    overrides = {"database": database, "backend": backend, "parallel": parallel,
+                 "notifiers": [{"kind": "file", "path": database + ".alerts.jsonl"}]}
+    if not ner:
+        overrides["ner_model"] = ""
+    config = load_monitor_config(REPO / "configs/monitor-sample.toml", overrides)
     monitor = Monitor(config).warm_up()
     monitor.ingest([str(REPO / "data/samples/feed.xml")])  # warm the graphs before the clock starts
     started = time.perf_counter()
@@ -42,7 +45,8 @@ def one_run(feed: str, backend: str, parallel: bool, database: str) -> dict:
     seconds = time.perf_counter() - started
     monitor.close()
     return {"items": report.read, "seconds": seconds, "items_per_s": report.read / seconds,
-            "alerts_fired": len(report.alerts_fired), "sentiment": monitor.sentiment.describe()}
+            "alerts_fired": len(report.alerts_fired), "sentiment": monitor.sentiment.describe(),
+            "ner": monitor.ner_status}
 
 
 def main() -> int:
@@ -52,10 +56,11 @@ def main() -> int:
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one timed ingest of this feed
     parser.add_argument("--parallel", default="true", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--ner", default="true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.one:
-        print(json.dumps(one_run(args.one, args.backend, args.parallel == "true", args.db)))
+        print(json.dumps(one_run(args.one, args.backend, args.parallel == "true", args.db, args.ner == "true")))
         return 0
     from apps.sentiment import Monitor, load_monitor_config
 
@@ -71,18 +76,25 @@ def main() -> int:
     # each in a fresh process so that one's ONNX sessions and thread pools cannot slow the other
     import subprocess
 
-    throughput, seconds_by = {}, {}
+    base = load_monitor_config(REPO / "configs/monitor-sample.toml")
+    ner_path = base.artifact(base.ner_model) if base.ner_model else None
+    ner_built = bool(ner_path and (ner_path / "manifest.json").is_file())
+    variants = {"sequential": (False, True), "parallel": (True, True)}
+    if ner_built:
+        variants["parallel, NER off"] = (True, False)
+    throughput, seconds_by, ner_status = {}, {}, {}
     for rnd in range(2):
-        for parallel in (False, True):
+        for key, (parallel, ner) in variants.items():
             out = subprocess.run([sys.executable, __file__, "--one", str(feed), "--backend", args.backend,
-                                  "--parallel", str(parallel).lower(), "--db", str(tmp / f"t-{parallel}-{rnd}.db")],
+                                  "--parallel", str(parallel).lower(), "--ner", str(ner).lower(),
+                                  "--db", str(tmp / f"t-{parallel}-{ner}-{rnd}.db")],
                                  check=True, capture_output=True, text=True).stdout
             run = json.loads(out.strip().splitlines()[-1])
-            key = "parallel" if parallel else "sequential"
             throughput[key] = max(throughput.get(key, 0.0), run["items_per_s"])  # best of two rounds
             seconds_by[key] = min(seconds_by.get(key, 1e9), run["seconds"])
+            ner_status[key] = run["ner"]
             describe, items = run["sentiment"], run["items"]
-            print(f"round {rnd} {key}: {run['items_per_s']:.1f} items/s", flush=True)
+            print(f"round {rnd} {key}: {run['items_per_s']:.1f} items/s (NER {run['ner']})", flush=True)
 
     # 2. arrival to alert in run mode
     watched = tmp / "inbox"
@@ -127,9 +139,10 @@ def main() -> int:
         "items_per_s": round(throughput["parallel"], 1),
         "items_per_s_sequential": round(throughput["sequential"], 1),
         "parallel_speedup": round(throughput["parallel"] / throughput["sequential"], 2),
+        "items_per_s_by_variant": {k: round(v, 1) for k, v in throughput.items()},
         "arrival_to_alert_s": round(latency, 2) if latency else None,
         "poll_interval_s": 1.0, "sample_month_alerts": fired, "sentiment": describe,
-        "ner": "off" if not Path(str(config.path(config.ner_model))).is_dir() else "on",
+        "ner": ner_status,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d"),
     }
     print(json.dumps(result, indent=2))
