@@ -163,12 +163,17 @@ def _rebuild_splits(manifest: dict) -> dict[str, Examples]:
     cfg["fetch"] = ""  # never download anything during an export
     config = DataConfig(**{k: v for k, v in cfg.items() if k in DataConfig.__dataclass_fields__})
     files = manifest["data"]["files"]
+    # several training files are recorded as one ", "-joined string, in the config's order
+    written = config.train if isinstance(config.train, list) else [config.train]
+    resolved = str(files["train"]).split(", ") if len(written) > 1 else [str(files["train"])]
+    known = dict(zip(written, map(Path, resolved))) if len(written) == len(resolved) else {}
+    known.update({getattr(config, k): Path(v) for k, v in files.items()
+                  if k != "train" and isinstance(getattr(config, k, ""), str) and getattr(config, k, "")})
     # the config's folder: the resolved train path ends with the path written in the config
     base_dir = None
-    train_file = str(files["train"])
-    if config.train and not Path(config.train).is_absolute() and train_file.endswith(config.train):
-        base_dir = Path(train_file[: len(train_file) - len(config.train)] or ".")
-    known = {getattr(config, k): Path(v) for k, v in files.items() if getattr(config, k, "")}
+    first, first_file = (written[0], resolved[0]) if written and resolved else ("", "")
+    if first and not Path(first).is_absolute() and first_file.endswith(first):
+        base_dir = Path(first_file[: len(first_file) - len(first)] or ".")
 
     def resolve(value):
         if value in known:

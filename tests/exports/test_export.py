@@ -154,3 +154,16 @@ def test_lora_adapter_is_merged_before_export(trained, tmp_path):
     tokenizer.save_pretrained(artifact / "model")
     info = export_artifact(artifact)  # torch reference: transformers loads base + adapter unmerged
     assert info["graphs"]["fp32"]["parity"]["logits"]["max_abs_diff"] <= 1e-4
+
+
+def test_reference_data_rebuilds_splits_from_several_training_files(tmp_path):
+    from exports.validate import reference_data
+
+    rows = [f"{w} sentence number {n},{lab}" for n in range(30) for w, lab in (("good", "pos"), ("bad", "neg"))]
+    (tmp_path / "a.csv").write_text("text,label\n" + "\n".join(rows[:30]) + "\n")
+    (tmp_path / "b.csv").write_text("text,label\n" + "\n".join(rows[30:]) + "\n")
+    data = {"train": ["a.csv", "b.csv"], "test_size": 0.2, "validation_size": 0.2, "seed": 1}
+    manifest = {"task": "text_classification", "labels": ["neg", "pos"], "config": {"data": data},
+                "data": {"files": {"train": f"{tmp_path / 'a.csv'}, {tmp_path / 'b.csv'}"}}}
+    ref = reference_data(tmp_path, manifest)
+    assert ref.note == "" and ref.test is not None and len(ref.test) == 12  # 20% of 60, not the probe texts
