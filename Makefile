@@ -35,7 +35,7 @@ models: setup
 	test -f $(FTSUITE_HOME)/recommender/ml-100k/recommender.json || \
 	  ( $(FTSUITE) data fetch ml-100k && $(FTSUITE) recommend train --dataset ml-100k )
 
-# About an hour on 2 cores (BENCHMARKS.md); needs ../shared/data or FTSUITE_DATA.
+# Two to three hours on 2 cores (BENCHMARKS.md section 4); needs ../shared/data or FTSUITE_DATA.
 models-full: models
 	@for name in $(FULL_MODELS); do \
 	  FTSUITE_DATA=$${FTSUITE_DATA:-../shared/data} $(FTSUITE) up --quiet configs/$$name.toml || exit 1; \
