@@ -105,14 +105,19 @@ def write_pairs(out_dir: Path | None = None, per_intent: int = 15, dev_per_inten
         rows = _pairs_for(bot, _sample(_read_tsv(data / file), n, seed), negatives)
         if split == "train" and feedback:
             rows += bot.feedback_pairs()
-        path = out_dir / f"{split}.jsonl"
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        tmp.replace(path)
+        path = _write_jsonl(out_dir / f"{split}.jsonl", rows)
         written[split] = {"path": str(path), "pairs": len(rows)}
     return written
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> Path:
+    """Write ``rows`` as JSON lines through a temporary file, so a killed run leaves no half file."""
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+    return path
 
 
 def article_chunks(folder: Path = SAMPLE_KB / "articles", chunk_words: int = 120,
@@ -164,12 +169,7 @@ def write_embedder_pairs(out_dir: Path | None = None, dev_per_intent: int = 4, s
                         ("dev", _sample(_read_tsv(data / "dev.tsv"), dev_per_intent, seed))):
         pairs = embedder_pairs(rows, passages, embedder)
         random.Random(seed).shuffle(pairs)
-        path = out_dir / f"{split}.jsonl"
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            for row in pairs:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        tmp.replace(path)
+        path = _write_jsonl(out_dir / f"{split}.jsonl", pairs)
         written[split] = {"path": str(path), "pairs": len(pairs)}
     return written
 
