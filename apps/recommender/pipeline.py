@@ -20,11 +20,10 @@ from core.config import ftsuite_home
 from core.embedding import Embedder
 from core.errors import ModelNotFoundError, SuiteError
 
-from .config import RecommenderConfig
-from .data import load_csv_dataset
-from .interest import InterestModel, history_text, item_vectors
 from .coldstart import ColdSettings, content_features, fit_cold_model
-from .data import _YEAR_IN_TITLE
+from .config import RecommenderConfig
+from .data import _YEAR_IN_TITLE, load_csv_dataset
+from .interest import InterestModel, history_text, item_vectors
 from .ranker import HybridModel, Ranker, Signals, UserState, fit_hybrid, user_histories
 
 __all__ = ["Recommender", "default_folder"]

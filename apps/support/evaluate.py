@@ -10,6 +10,7 @@ Out of scope: CLINC150 and HWU64 test queries whose intents are not about bankin
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import statistics
 import time
@@ -96,12 +97,14 @@ PREVIOUS_PRIOR = {"intent_prior": 1.0, "faq_prior": 0.5, "prior_temperature": 1.
                   "one_per_source": False}  # the combination before the dev-split tuning
 
 
-def _ranked_with(retriever, settings: dict, *args, **kwargs):
+@contextlib.contextmanager
+def _settings(retriever, settings: dict):
+    """The retriever with ``settings`` in force for the block, its own restored afterwards."""
     saved = {k: getattr(retriever, k) for k in settings}
     try:
         for k, v in settings.items():
             setattr(retriever, k, v)
-        return retriever.search(*args, **kwargs)
+        yield retriever
     finally:
         for k, v in saved.items():
             setattr(retriever, k, v)
@@ -139,8 +142,8 @@ def _signals(bot, queries: list[str], with_stages: bool, intents: list[str] | No
         rankings["fused"].append(flags(fused))
         if p is not None:
             rankings["fused+prior"].append(flags(r.search(query, p, rerank=False, vector=vector)))
-            rankings["fused+prior (previous)"].append(flags(_ranked_with(r, PREVIOUS_PRIOR, query, p, rerank=False,
-                                                                         vector=vector)))
+            with _settings(r, PREVIOUS_PRIOR):
+                rankings["fused+prior (previous)"].append(flags(r.search(query, p, rerank=False, vector=vector)))
         if bot.reranker is not None:
             plain = r.fused(query, vector=vector)
             rankings["fused+rerank"].append(flags(r.rerank(query, plain[: r.rerank_k]) + plain[r.rerank_k:]))
@@ -264,21 +267,15 @@ def tune_prior(bot, grid: dict | None = None, split: str = "dev", limit: int = 0
     grid = grid or PRIOR_GRID
     names = list(grid)
     r = bot.retriever
-    saved = {n: getattr(r, n) for n in names}
     results = []
-    try:
-        for values in itertools.product(*(grid[n] for n in names)):
-            for n, v in zip(names, values):
-                setattr(r, n, v)
+    for values in itertools.product(*(grid[n] for n in names)):
+        with _settings(r, dict(zip(names, values))):
             ranked = []
             for q, v, p, hits, intent in zip(queries, vectors, probs, fused, intents):
                 fresh = [type(h)(h.chunk, h.score, dict(h.scores)) for h in hits]
                 ranked.append([_is_hit(h.chunk, intent) for h in r.with_prior(q, fresh, p, v)[:10]])
-            results.append({**dict(zip(names, values)), **_rank_metrics(ranked)})
-            if progress:
-                print(results[-1], flush=True)
-    finally:
-        for n, v in saved.items():
-            setattr(r, n, v)
+        results.append({**dict(zip(names, values)), **_rank_metrics(ranked)})
+        if progress:
+            print(results[-1], flush=True)
     results.sort(key=lambda x: (-(x["recall@1"] + x["mrr@10"]), -x["recall@1"]))
     return results

@@ -109,7 +109,7 @@ class Retriever:
 
     def article_chunks(self, intent: str) -> list[int]:
         """Ids of the non-FAQ chunks labelled with ``intent`` (the intent's articles)."""
-        generation = getattr(self.kb, "loaded_generation", 0)
+        generation = self.kb.loaded_generation
         if self._by_intent[0] != generation:
             by_intent: dict[str, list[int]] = {}
             for chunk in self.kb.chunks.values():
