@@ -27,6 +27,7 @@ __all__ = [
     "DataConfig",
     "ModelConfig",
     "LoraConfig",
+    "DistillConfig",
     "TrainConfig",
     "ExperimentConfig",
     "load_config",
@@ -163,6 +164,24 @@ class LoraConfig:
             raise ConfigError("train.lora.target_modules is empty; e.g. ['query', 'value']")
 
 
+@dataclass
+class DistillConfig:
+    """Knowledge distillation: the student also matches a fine-tuned teacher's softened probabilities.
+
+    Loss = alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * cross-entropy on the gold labels
+    (Hinton et al. 2015). The teacher is an artifact of the same task and labels, trained on the same
+    data and splits (its fingerprint must match), so no test sentence reaches the student through it.
+    """
+
+    teacher: str = field(default="", metadata={"help": "teacher artifact folder; empty = no distillation"})
+    alpha: float = field(default=0.5, metadata={"help": "weight of the teacher term (0..1)"})
+    temperature: float = field(default=2.0, metadata={"help": "softens both distributions"})
+
+    def __post_init__(self):
+        _check_range("train.distill", "alpha", self.alpha, 0.0, 1.0)
+        _check_range("train.distill", "temperature", self.temperature, 0.0, 20.0, low_open=True)
+
+
 STRATEGIES = ("full", "lora", "top_layers")
 SCHEDULERS = ("linear", "cosine", "constant_with_warmup")
 
@@ -174,6 +193,7 @@ class TrainConfig:
     strategy: str = field(default="full", metadata={"help": "full, lora or top_layers"})
     top_layers: int = field(default=2, metadata={"help": "layers left trainable under top_layers"})
     lora: LoraConfig = field(default_factory=LoraConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     epochs: float = 3.0
     max_steps: int = field(default=-1, metadata={"help": "stop after N optimizer steps (-1 = epochs decide)"})
     learning_rate: float = 5e-5
@@ -200,6 +220,8 @@ class TrainConfig:
     def __post_init__(self):
         if isinstance(self.lora, dict):
             self.lora = from_dict(LoraConfig, self.lora, "train.lora")
+        if isinstance(self.distill, dict):
+            self.distill = from_dict(DistillConfig, self.distill, "train.distill")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"train.strategy = {self.strategy!r}; expected one of {', '.join(STRATEGIES)}")
         if self.scheduler not in SCHEDULERS:

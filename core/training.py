@@ -20,7 +20,7 @@ import numpy as np
 from .artifacts import library_versions, model_card, now_utc, read_manifest, staged_artifact, write_manifest
 from .basemodels import resolve_base
 from .config import ExperimentConfig, config_to_dict
-from .data import Examples, load_examples
+from .data import Examples, fingerprint, load_examples
 from .errors import ConfigError
 from .evaluation import confusion_png, evaluate_predictor, format_report
 from .tasks import get_task
@@ -37,18 +37,22 @@ def _trainer_class():
     from transformers import Trainer
 
     class _FTTrainer(Trainer):
-        """``transformers.Trainer`` plus class weights, label smoothing and layer-wise learning rates."""
+        """``transformers.Trainer`` plus class weights, label smoothing, layer-wise learning rates and
+        distillation from a teacher's logits."""
 
         def __init__(self, *args, class_weights=None, label_smoothing: float = 0.0,
-                     layerwise_lr_decay: float = 1.0, head_learning_rate: float | None = None, **kwargs):
+                     layerwise_lr_decay: float = 1.0, head_learning_rate: float | None = None,
+                     distill=None, **kwargs):
             super().__init__(*args, **kwargs)
+            self.distill = distill
             self.class_weights = class_weights
             self.label_smoothing = label_smoothing
             self.layerwise_lr_decay = layerwise_lr_decay
             self.head_learning_rate = head_learning_rate
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            if self.class_weights is None and not self.label_smoothing:
+            teacher = inputs.pop("teacher_logits", None)  # only training rows carry it
+            if self.class_weights is None and not self.label_smoothing and teacher is None:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             labels = inputs.pop("labels")
             outputs = model(**inputs)
@@ -58,6 +62,13 @@ def _trainer_class():
                 logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), weight=weight,
                 ignore_index=-100, label_smoothing=self.label_smoothing,
             )
+            if teacher is not None and self.distill is not None:
+                t, alpha = self.distill.temperature, self.distill.alpha
+                soft = torch.nn.functional.kl_div(
+                    torch.log_softmax(logits / t, dim=-1), torch.log_softmax(teacher.to(logits) / t, dim=-1),
+                    reduction="batchmean", log_target=True,
+                )
+                loss = alpha * (t * t) * soft + (1.0 - alpha) * loss  # T^2 keeps the gradient scale
             return (loss, outputs) if return_outputs else loss
 
         def create_optimizer(self, model=None):
@@ -370,6 +381,10 @@ def _task_trainer(config, task, model, tokenizer, splits, labels, work_dir, prog
     t = config.train
     max_length = config.model.max_length
     train_rows = task.encode(tokenizer, splits["train"], labels, max_length)
+    distill = t.distill if t.distill.teacher else None
+    if distill:
+        for row, logits in zip(train_rows, _teacher_logits(config, task, splits, labels)):
+            row["teacher_logits"] = logits
     val_rows = task.encode(tokenizer, splits["validation"], labels, max_length) if "validation" in splits else None
     metric = t.metric
     if task.name == "token_classification" and metric in ("macro_f1", "accuracy", "weighted_f1"):
@@ -395,7 +410,36 @@ def _task_trainer(config, task, model, tokenizer, splits, labels, work_dir, prog
         label_smoothing=t.label_smoothing,
         layerwise_lr_decay=t.layerwise_lr_decay,
         head_learning_rate=t.head_learning_rate,
+        distill=distill,
     )
+
+
+def _teacher_logits(config, task, splits: dict[str, Examples], labels: list[str]) -> list[list[float]]:
+    """The teacher's log-probabilities on the training part (log p is a logit up to a constant)."""
+    train = splits["train"]
+    teacher = config.path(config.train.distill.teacher)
+    if teacher is None or not (teacher / "manifest.json").is_file():
+        raise ConfigError(f"train.distill.teacher = {config.train.distill.teacher!r} is not an artifact folder "
+                          "(no manifest.json). Fix: train the teacher first, e.g. `ftsuite train "
+                          "configs/<teacher>.toml --set model.base=mpnet --output DIR`, and name DIR")
+    manifest = read_manifest(teacher)
+    if task.name not in ("text_classification", "pair_scoring") or manifest["task"] != task.name:
+        raise ConfigError(f"distillation needs a text_classification or pair_scoring student and a teacher of "
+                          f"the same task; the student is {task.name}, the teacher ({teacher}) {manifest['task']}")
+    if manifest["labels"] != labels:
+        raise ConfigError(f"the teacher {teacher} predicts {manifest['labels']}, the student {labels}; "
+                          "train both on the same labels")
+    if manifest["data"].get("fingerprint") != fingerprint(splits):
+        # another split could hold the student's test sentences in the teacher's training part
+        raise ConfigError(f"the teacher {teacher} was trained on other data or splits (data fingerprint "
+                          f"{manifest['data'].get('fingerprint')} vs {fingerprint(splits)}). Fix: train the "
+                          "teacher with the student's [data] table")
+    from .inference import load_predictor
+
+    log.info("distillation: teacher %s scores %d training examples", teacher, len(train))
+    predictions = load_predictor(teacher, backend="torch").predict(train.texts, train.pairs)
+    probs = np.array([[p["scores"][l] for l in labels] for p in predictions], dtype=np.float64)
+    return np.log(np.clip(probs, 1e-12, 1.0)).astype(np.float32).tolist()
 
 
 def _embedding_trainer(config, base_path, splits, work_dir, progress):

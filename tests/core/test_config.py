@@ -30,6 +30,10 @@ def test_ranges_and_choices_are_checked():
         ExperimentConfig(task="summarise")
     with pytest.raises(ConfigError, match="class_weights"):
         TrainConfig(class_weights="heavy")
+    with pytest.raises(ConfigError, match="train.distill.alpha"):
+        TrainConfig(distill={"teacher": "t", "alpha": 1.5})
+    with pytest.raises(ConfigError, match=r"tempo.*\[train.distill\]"):
+        TrainConfig(distill={"teacher": "t", "tempo": 2})
 
 
 def test_overrides_are_typed_and_nested(tmp_path):

@@ -151,3 +151,48 @@ def test_killed_run_leaves_no_artifact_and_resumes_from_its_checkpoint(tiny_base
         f"checkpoint-{n}" for n in range(5, 401, 5)}
     assert int(manifest["training"]["resumed_from"].split("-")[1]) >= 5
     assert not work.exists()
+
+
+def test_distillation_loss_matches_the_formula(tiny_base, tmp_path):
+    import torch
+    from transformers import AutoTokenizer, TrainingArguments
+
+    from core.config import DistillConfig
+    from core.tasks import get_task
+    from core.training import FTTrainer
+
+    model = get_task("text_classification").build_model(tiny_base, ["a", "b", "c"])
+    model.eval()  # no dropout, so the two forward passes agree
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    trainer = FTTrainer(model=model, args=TrainingArguments(output_dir=str(tmp_path), report_to="none"),
+                        distill=DistillConfig(teacher="t", alpha=0.3, temperature=2.0))
+    batch = dict(tokenizer(["profit rose", "the dividend was cut"], padding=True, return_tensors="pt"))
+    labels = torch.tensor([0, 2])
+    teacher = torch.tensor([[2.0, 0.5, -1.0], [-0.5, 0.0, 1.5]])
+    loss = trainer.compute_loss(model, {**batch, "labels": labels, "teacher_logits": teacher})
+    with torch.no_grad():
+        logits = model(**batch).logits.double()
+    p = torch.softmax(teacher.double() / 2.0, -1)
+    q = torch.softmax(logits / 2.0, -1)
+    kl = (p * (p.log() - q.log())).sum(-1).mean()
+    ce = -torch.log_softmax(logits, -1)[torch.arange(2), labels].mean()
+    assert float(loss.detach()) == pytest.approx(float(0.3 * 4.0 * kl + 0.7 * ce), rel=1e-5)
+
+
+def test_distillation_from_a_teacher_on_the_same_splits(tiny_base, sentiment_csv, tmp_path):
+    teacher = train_model(tiny_config(sentiment_csv, tiny_base, max_steps=2), output=tmp_path / "teacher")
+    config = tiny_config(sentiment_csv, tiny_base, max_steps=2, distill={"teacher": str(teacher.path)})
+    student = train_model(config, output=tmp_path / "student")
+    assert student["config"]["train"]["distill"]["teacher"] == str(teacher.path)
+    assert student["data"]["fingerprint"] == teacher["data"]["fingerprint"]
+    # a teacher trained on other data may have seen the student's test sentences: refused
+    other = write_csv(tmp_path / "other.csv", [(f"{t} again", l) for t, l in
+                                               [(f"s {i}", "positive" if i % 2 else "negative") for i in range(20)]])
+    elsewhere = train_model(tiny_config(other, tiny_base, max_steps=1), output=tmp_path / "elsewhere")
+    with pytest.raises(ConfigError, match="other data or splits"):
+        train_model(tiny_config(sentiment_csv, tiny_base, max_steps=1, distill={"teacher": str(elsewhere.path)}),
+                    output=tmp_path / "refused")
+    with pytest.raises(ConfigError, match="not an artifact folder"):
+        train_model(tiny_config(sentiment_csv, tiny_base, max_steps=1, distill={"teacher": str(tmp_path / "none")}),
+                    output=tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
