@@ -29,8 +29,8 @@ STRATEGIES = {
 }
 
 
-def run(config: str, strategy: str, extra: list[str], home: Path) -> dict:
-    output = home / "bench" / f"{config}-{strategy}"
+def run(config: str, strategy: str, extra: list[str], home: Path, tag: str = "") -> dict:
+    output = home / "bench" / f"{config}-{strategy}{'-' + tag if tag else ''}"
     cmd = [sys.executable, "-m", "core.cli", "train", str(REPO / "configs" / f"{config}.toml"), "--quiet",
            "--output", str(output)]
     for item in STRATEGIES[strategy] + extra:
@@ -42,7 +42,7 @@ def run(config: str, strategy: str, extra: list[str], home: Path) -> dict:
     manifest = json.loads((output / "manifest.json").read_text())
     test = manifest["metrics"]["test"]
     return {
-        "config": config, "strategy": strategy, "overrides": STRATEGIES[strategy] + extra,
+        "config": config, "strategy": strategy, "overrides": STRATEGIES[strategy] + extra, "tag": tag,
         "test": {k: test[k] for k in ("accuracy", "macro_f1", "weighted_f1", "precision", "recall", "f1", "ece")
                  if k in test},
         "validation": {k: v for k, v in manifest["metrics"].get("validation", {}).items()
@@ -69,7 +69,7 @@ def table(rows: list[dict]) -> str:
             continue
         t = r["test"]
         fmt = lambda k: f"{t[k]:.4f}" if k in t else ""  # noqa: E731
-        lines.append(f"| {r['config']} | {r['strategy']} | {fmt('accuracy')} | {fmt('macro_f1')} | "
+        lines.append(f"| {r['config']}{' (' + r['tag'] + ')' if r.get('tag') else ''} | {r['strategy']} | {fmt('accuracy')} | {fmt('macro_f1')} | "
                      f"{fmt('weighted_f1')} | {fmt('f1')} | {r['trainable_parameters']:,} | {r['train_seconds']} | "
                      f"{r['epochs_run']} | {r['peak_rss_mb']} |")
     return "\n".join(lines)
@@ -80,13 +80,14 @@ def main() -> int:
     parser.add_argument("configs", nargs="*", help="config names under configs/")
     parser.add_argument("--strategies", default="full,lora,top_layers")
     parser.add_argument("--set", action="append", default=[], help="extra override for every run")
+    parser.add_argument("--tag", default="", help="suffix of the output folder (e.g. seed1 for a --set train.seed run)")
     parser.add_argument("--table", action="store_true", help="print the table of recorded runs")
     args = parser.parse_args()
     os.environ.setdefault("FTSUITE_DATA", str(REPO.parent / "shared" / "data"))
     home = Path(os.environ.setdefault("FTSUITE_HOME", str(REPO / ".ftsuite")))
     for config in args.configs:
         for strategy in args.strategies.split(","):
-            result = run(config, strategy, args.set, home)
+            result = run(config, strategy, args.set, home, args.tag)
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             with open(RESULTS, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(result) + "\n")
