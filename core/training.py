@@ -71,6 +71,11 @@ def _trainer_class():
                 loss = alpha * (t * t) * soft + (1.0 - alpha) * loss  # T^2 keeps the gradient scale
             return (loss, outputs) if return_outputs else loss
 
+        def _set_signature_columns_if_needed(self):
+            super()._set_signature_columns_if_needed()
+            if "teacher_logits" not in self._signature_columns:
+                self._signature_columns.append("teacher_logits")  # else the Trainer drops it before the loss
+
         def create_optimizer(self, model=None):
             if self.optimizer is not None or (self.layerwise_lr_decay == 1.0 and self.head_learning_rate is None):
                 return super().create_optimizer(model)

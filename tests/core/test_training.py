@@ -184,6 +184,10 @@ def test_distillation_from_a_teacher_on_the_same_splits(tiny_base, sentiment_csv
     config = tiny_config(sentiment_csv, tiny_base, max_steps=2, distill={"teacher": str(teacher.path)})
     student = train_model(config, output=tmp_path / "student")
     assert student["config"]["train"]["distill"]["teacher"] == str(teacher.path)
+    # the teacher's logits reach the loss (the Trainer drops batch keys the model does not take)
+    plain = train_model(tiny_config(sentiment_csv, tiny_base, max_steps=2), output=tmp_path / "plain")
+    losses = [[h["loss"] for h in run["training"]["history"] if "loss" in h] for run in (student, plain)]
+    assert losses[0] and losses[0] != losses[1]
     assert student["data"]["fingerprint"] == teacher["data"]["fingerprint"]
     # a teacher trained on other data may have seen the student's test sentences: refused
     other = write_csv(tmp_path / "other.csv", [(f"{t} again", l) for t, l in
