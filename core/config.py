@@ -37,6 +37,7 @@ __all__ = [
     "ftsuite_home",
     "expand_path",
     "first_artifact",
+    "portable_path",
 ]
 
 TASKS = ("text_classification", "token_classification", "pair_scoring", "sentence_embedding")
@@ -71,6 +72,16 @@ def expand_path(value: str | os.PathLike | None, base_dir: Path | None = None) -
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     return path
+
+
+def portable_path(path: str | os.PathLike) -> str:
+    """``path`` as it should be stored in a file: ``${FTSUITE_HOME}/...`` when it lies in the home,
+    else absolute, so that it still resolves from another working directory or a moved home."""
+    resolved = Path(path).expanduser().resolve()
+    try:
+        return "${FTSUITE_HOME}/" + resolved.relative_to(ftsuite_home().resolve()).as_posix()
+    except ValueError:
+        return str(resolved)
 
 
 def first_artifact(value: str | None, base_dir: Path | None = None) -> Path | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.config import ftsuite_home
+from core.config import expand_path, ftsuite_home
 from core.embedding import Embedder
 from core.errors import ModelNotFoundError, SuiteError
 
@@ -26,13 +26,26 @@ from .data import _YEAR_IN_TITLE, load_csv_dataset
 from .interest import InterestModel, history_text, item_vectors
 from .ranker import HybridModel, Ranker, Signals, UserState, fit_hybrid, user_histories
 
-__all__ = ["Recommender", "default_folder"]
+__all__ = ["Recommender", "default_folder", "interest_artifact"]
 
 MAX_QUERY_CHARS = 1000
 
 
 def default_folder(name: str = "ml-100k") -> Path:
     return ftsuite_home() / "recommender" / name
+
+
+
+def interest_artifact(stored: str) -> Path:
+    """The interest model a recommender.json names. Folders built before paths were stored as
+    ``${FTSUITE_HOME}/...`` hold a path relative to the directory they were built from; those are
+    looked up under the current home by name."""
+    path = expand_path(stored)
+    if not (path / "manifest.json").is_file() and not Path(str(stored)).is_absolute():
+        moved = ftsuite_home() / "artifacts" / path.name
+        if (moved / "manifest.json").is_file():
+            return moved
+    return path
 
 
 class Recommender:
@@ -68,7 +81,7 @@ class Recommender:
         interest_items = None
         self.user_interest: dict = {}
         if self.meta.get("interest_model"):
-            self.interest = InterestModel(self.meta["interest_model"])
+            self.interest = InterestModel(interest_artifact(self.meta["interest_model"]))
             interest_items = self.interest.item_vectors(self.catalogue)
             self.user_interest = self.interest.user_vectors(self.catalogue, self.histories)
         signals = Signals(self.catalogue, self.positives, self.text_vectors, interest_items, self.config.ease_l2,

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from core.artifacts import read_manifest
-from core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig, ftsuite_home
+from core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig, ftsuite_home, portable_path
 from core.errors import SuiteError
 
 from .config import RecommenderConfig
@@ -131,7 +131,7 @@ def build(config: RecommenderConfig, catalogue: Catalogue, inter: Interactions, 
                                  interest_path.name, config, interest_path, progress=progress)
         read_manifest(interest_path)
     summary = {"name": config.name, "source": source, "items": len(catalogue), "users": inter.n_users,
-               "interactions": len(inter), "interest_model": str(interest_path) if interest_path else None,
+               "interactions": len(inter), "interest_model": portable_path(interest_path) if interest_path else None,
                "config": config.to_dict()}
     (output / "recommender.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     for stale in ("ranker.npz", "ranker.npz.json", "cold.json"):  # a rebuild fits them afresh

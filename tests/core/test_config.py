@@ -62,6 +62,23 @@ def test_missing_variable_says_how_to_set_it(monkeypatch):
     assert expand_path("${FTSUITE_DATA}/f.txt", Path("/configs")) == Path.cwd() / "rel" / "data" / "f.txt"
 
 
+def test_portable_path_survives_another_working_directory(tmp_path, monkeypatch):
+    from core.config import portable_path
+
+    home = tmp_path / "home"
+    (home / "artifacts" / "m").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FTSUITE_HOME", "home")  # relative, as the Makefile sets it
+    stored = portable_path("home/artifacts/m")
+    assert stored == "${FTSUITE_HOME}/artifacts/m"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("FTSUITE_HOME", str(home))
+    assert expand_path(stored) == home / "artifacts" / "m"
+    assert portable_path(tmp_path / "outside") == str(tmp_path / "outside")  # outside the home: absolute
+
+
 def test_first_artifact_prefers_the_first_one_built(tmp_path):
     (tmp_path / "better").mkdir()
     (tmp_path / "basic").mkdir()

@@ -124,3 +124,19 @@ def json_params(folder):
     import json
 
     return json.loads((folder / "ranker.npz.json").read_text(encoding="utf-8"))["params"]
+
+
+def test_interest_model_path_resolves_from_another_working_directory(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from apps.recommender.pipeline import interest_artifact
+
+    home = tmp_path / "home"
+    (home / "artifacts" / "recommender-interest-x").mkdir(parents=True)
+    (home / "artifacts" / "recommender-interest-x" / "manifest.json").write_text("{}")
+    monkeypatch.setenv("FTSUITE_HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    assert interest_artifact("${FTSUITE_HOME}/artifacts/recommender-interest-x") == home / "artifacts" / "recommender-interest-x"
+    # written by an earlier version: relative to the directory it was built from
+    assert interest_artifact(".ftsuite/artifacts/recommender-interest-x") == home / "artifacts" / "recommender-interest-x"
+    assert interest_artifact(".ftsuite/artifacts/missing") == Path(".ftsuite/artifacts/missing")  # named in the error
