@@ -62,7 +62,7 @@ def _trainer_class():
                 logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), weight=weight,
                 ignore_index=-100, label_smoothing=self.label_smoothing,
             )
-            if teacher is not None and self.distill is not None:
+            if teacher is not None:  # present only when train.distill names a teacher
                 t, alpha = self.distill.temperature, self.distill.alpha
                 soft = torch.nn.functional.kl_div(
                     torch.log_softmax(logits / t, dim=-1), torch.log_softmax(teacher.to(logits) / t, dim=-1),
@@ -434,11 +434,11 @@ def _teacher_logits(config, task, splits: dict[str, Examples], labels: list[str]
     if manifest["labels"] != labels:
         raise ConfigError(f"the teacher {teacher} predicts {manifest['labels']}, the student {labels}; "
                           "train both on the same labels")
-    if manifest["data"].get("fingerprint") != fingerprint(splits):
+    theirs, ours = manifest["data"].get("fingerprint"), fingerprint(splits)
+    if theirs != ours:
         # another split could hold the student's test sentences in the teacher's training part
         raise ConfigError(f"the teacher {teacher} was trained on other data or splits (data fingerprint "
-                          f"{manifest['data'].get('fingerprint')} vs {fingerprint(splits)}). Fix: train the "
-                          "teacher with the student's [data] table")
+                          f"{theirs} vs {ours}). Fix: train the teacher with the student's [data] table")
     from .inference import load_predictor
 
     log.info("distillation: teacher %s scores %d training examples", teacher, len(train))

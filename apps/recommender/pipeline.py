@@ -35,7 +35,6 @@ def default_folder(name: str = "ml-100k") -> Path:
     return ftsuite_home() / "recommender" / name
 
 
-
 def interest_artifact(stored: str) -> Path:
     """The interest model a recommender.json names. Folders built before paths were stored as
     ``${FTSUITE_HOME}/...`` hold a path relative to the directory they were built from; those are
