@@ -152,6 +152,8 @@ class ModelConfig:
     max_length: int = 128
     dropout: float | None = field(default=None, metadata={"help": "override hidden/attention dropout"})
     allow_download: bool = field(default=False, metadata={"help": "allow a hub download of the base"})
+    case_markers: bool = field(default=False, metadata={
+        "help": "mark capitalised words with added tokens (gives an uncased base the case cue)"})
 
     def __post_init__(self):
         if not self.base:
@@ -275,6 +277,9 @@ class ExperimentConfig:
                 setattr(self, name, from_dict(cls, value, name))
         if self.task not in TASKS:
             raise ConfigError(f"task = {self.task!r}; expected one of {', '.join(TASKS)}")
+        if self.model.case_markers and self.task == "sentence_embedding":
+            raise ConfigError("model.case_markers is for classification and pair scoring; the sentence "
+                              "embedder is trained by sentence-transformers on its own tokenizer: remove it")
         if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", self.name):
             raise ConfigError(f"name = {self.name!r}: use letters, digits, '.', '-' and '_' only")
 

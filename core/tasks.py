@@ -9,6 +9,7 @@ for token classification, normalised embeddings ``(B, H)`` for sentence embeddin
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,53 @@ import numpy as np
 
 from .data import Examples
 
-__all__ = ["TaskKind", "TASK_KINDS", "get_task", "EmbeddingModel", "softmax"]
+__all__ = ["TaskKind", "TASK_KINDS", "get_task", "EmbeddingModel", "softmax", "CASE_MARKS",
+           "add_case_markers", "uses_case_markers", "mark_case"]
+
+# Case markers give an uncased base (MiniLM lowercases everything) the capitalisation cue that
+# names carry. A marker token follows each capitalised word, so the word's first piece, which
+# carries its label in token classification, stays first and word indices do not move.
+# Whether a model uses them travels with its tokenizer (the markers are added tokens saved with
+# it), so every path that loads the artifact's tokenizer marks its inputs the same way.
+CASE_MARKS = {"title": "\u21e7", "upper": "\u21ea"}  # ⇧ Title-case, ⇪ ALL-CAPS (two letters or more)
+_WORD = re.compile(r"[^\W\d_]\w*")
+
+
+def _mark_word(word: str) -> str:
+    letters = [c for c in word if c.isalpha()]
+    if not letters or not letters[0].isupper():
+        return word
+    if len(letters) > 1 and all(c.isupper() for c in letters):
+        return word + CASE_MARKS["upper"]
+    return word + CASE_MARKS["title"]
+
+
+def mark_case(text):
+    """``text`` with a case marker after each capitalised word (a list of words stays a list)."""
+    if isinstance(text, list):
+        return [_mark_word(w) for w in text]
+    return _WORD.sub(lambda m: _mark_word(m.group(0)), str(text))
+
+
+def uses_case_markers(tokenizer) -> bool:
+    cached = getattr(tokenizer, "_ftsuite_case_markers", None)
+    if cached is None:
+        added = tokenizer.get_added_vocab()
+        cached = all(mark in added for mark in CASE_MARKS.values())
+        tokenizer._ftsuite_case_markers = cached
+    return cached
+
+
+def add_case_markers(tokenizer, model) -> None:
+    """Add the marker tokens to ``tokenizer`` and rows for them to ``model``'s embeddings."""
+    from tokenizers import AddedToken
+
+    if uses_case_markers(tokenizer):
+        return
+    # normalized=False: matched on the raw text, before the tokenizer's lowercasing and accent strip
+    tokenizer.add_tokens([AddedToken(m, normalized=False) for m in CASE_MARKS.values()])
+    tokenizer._ftsuite_case_markers = True
+    model.resize_token_embeddings(len(tokenizer))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -52,8 +99,11 @@ class TaskKind:
     # ----------------------------------------------------------------- encoding
     def tokenize(self, tokenizer, texts, pairs=None, max_length: int = 128):
         """Tokenise raw inputs without padding (padding happens per batch)."""
-        return tokenizer(list(texts), list(pairs) if pairs is not None else None,
-                         truncation=True, max_length=max_length)
+        texts, pairs = list(texts), list(pairs) if pairs is not None else None
+        if uses_case_markers(tokenizer):
+            texts = [mark_case(t) for t in texts]
+            pairs = [mark_case(t) for t in pairs] if pairs is not None else None
+        return tokenizer(texts, pairs, truncation=True, max_length=max_length)
 
     def encode(self, tokenizer, examples: Examples, labels: list[str], max_length: int) -> list[dict]:
         enc = self.tokenize(tokenizer, examples.texts, examples.pairs, max_length)
@@ -134,6 +184,8 @@ class TokenClassification(TaskKind):
 
     def tokenize(self, tokenizer, texts, pairs=None, max_length=128):
         words = [t if isinstance(t, list) else str(t).split() for t in texts]
+        if uses_case_markers(tokenizer):
+            words = [mark_case(w) for w in words]
         return tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length)
 
     def encode(self, tokenizer, examples, labels, max_length):

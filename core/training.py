@@ -23,7 +23,7 @@ from .config import ExperimentConfig, config_to_dict
 from .data import Examples, fingerprint, load_examples
 from .errors import ConfigError
 from .evaluation import confusion_png, evaluate_predictor, format_report
-from .tasks import get_task
+from .tasks import add_case_markers, get_task, uses_case_markers
 
 __all__ = ["train_model", "FTTrainer", "apply_strategy", "TrainResult"]
 
@@ -236,6 +236,8 @@ def train_model(config: ExperimentConfig, output: str | Path | None = None, pare
             model = task.load_model(base_path)
         else:
             model = task.build_model(base_path, labels, config.model.dropout)
+        if config.model.case_markers:
+            add_case_markers(tokenizer, model)
         model = apply_strategy(model, t_cfg, task.name)
         trainer = _task_trainer(config, task, model, tokenizer, splits, labels, work_dir, progress)
     if not (t_cfg.progress if progress is None else progress):
@@ -274,6 +276,7 @@ def train_model(config: ExperimentConfig, output: str | Path | None = None, pare
             "labels": labels,
             "base_model": base_info,
             "max_length": config.model.max_length,
+            "case_markers": bool(tokenizer is not None and uses_case_markers(tokenizer)),
             "data": data_summary,
             "training": {
                 "strategy": t_cfg.strategy,

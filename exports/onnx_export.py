@@ -30,7 +30,7 @@ import numpy as np
 from core.artifacts import now_utc, read_manifest, staged_artifact, update_manifest
 from core.errors import ExportMismatchError, ModelNotFoundError, SuiteError
 from core.inference import ONNX_FILES, TorchPredictor
-from core.tasks import get_task
+from core.tasks import get_task, uses_case_markers
 
 from .quantize import INT8_RECIPES, convert_fp16, quantize_int8
 from .validate import (
@@ -458,6 +458,8 @@ def _metadata(manifest: dict, tokenizer, input_names, output_name, opset) -> dic
         "ftsuite.do_lower_case": json.dumps(lower),
         "ftsuite.tokenizer": type(tokenizer).__name__,
         "ftsuite.padding_side": str(getattr(tokenizer, "padding_side", "right")),
+        # inputs are marked before tokenising (core.tasks.mark_case); the marks are added tokens
+        "ftsuite.case_markers": json.dumps(uses_case_markers(tokenizer)),
         "ftsuite.inputs": json.dumps(input_names),
         "ftsuite.output": output_name,
         "ftsuite.opset": str(opset),

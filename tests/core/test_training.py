@@ -79,6 +79,33 @@ def test_token_classification(tiny_base, tmp_path):
     assert len(pred[0]["tags"]) == 3 and len(pred[1]["tags"]) == 5
 
 
+def test_case_markers_travel_with_the_artifact(tiny_base, tmp_path):
+    from transformers import AutoTokenizer
+
+    from core.tasks import CASE_MARKS
+
+    sentences = [f"Anna{i} B-PER\nvisited O\nParis B-LOC\nand O\nIBM B-ORG\n" for i in range(20)]
+    path = tmp_path / "train.conll"
+    path.write_text("\n".join(sentences))
+    config = tiny_config(path, tiny_base, task="token_classification", max_steps=3)
+    config.model.case_markers = True
+    manifest = train_model(config)
+    assert manifest["case_markers"] is True
+    saved = AutoTokenizer.from_pretrained(str(manifest.path / "model"))
+    assert set(CASE_MARKS.values()) <= set(saved.get_added_vocab())
+    predictor = load_predictor(manifest.path, backend="torch")
+    # inputs are marked at prediction time too: a marked word costs one more piece
+    assert predictor.tokenizer.convert_ids_to_tokens(
+        predictor.kind.tokenize(predictor.tokenizer, [["Paris", "IBM"]], None, 16)["input_ids"][0]
+    ) == ["[CLS]", "paris", CASE_MARKS["title"], "ibm", CASE_MARKS["upper"], "[SEP]"]
+    pred = predictor.predict([["Anna3", "visited", "Paris"], "Bob went to Rome today"])
+    assert len(pred[0]["tags"]) == 3 and len(pred[1]["tags"]) == 5
+    from core.config import ExperimentConfig
+
+    with pytest.raises(ConfigError, match="case_markers"):
+        ExperimentConfig(task="sentence_embedding", model={"base": tiny_base, "case_markers": True})
+
+
 def test_pair_scoring_and_sentence_embedding(tiny_base, tmp_path):
     rows = [(f"question {i}", f"answer {i}", "1") for i in range(15)]
     rows += [(f"question {i}", f"answer {(i + 5) % 15}", "0") for i in range(15)]

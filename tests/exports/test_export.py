@@ -167,3 +167,26 @@ def test_reference_data_rebuilds_splits_from_several_training_files(tmp_path):
                 "data": {"files": {"train": f"{tmp_path / 'a.csv'}, {tmp_path / 'b.csv'}"}}}
     ref = reference_data(tmp_path, manifest)
     assert ref.note == "" and ref.test is not None and len(ref.test) == 12  # 20% of 60, not the probe texts
+
+
+def test_a_case_marked_model_exports_with_parity(export_tiny_base, tmp_path):
+    import onnx
+
+    from core.inference import load_predictor
+    from core.training import train_model
+    from exports import export_artifact
+
+    from .conftest import data_file, tiny_experiment
+
+    config = tiny_experiment(data_file(tmp_path, "token_classification"), export_tiny_base,
+                             "token_classification", name="tiny-marked")
+    config.model.case_markers = True
+    artifact = train_model(config, output=tmp_path / "artifact", progress=False).path
+    info = export_artifact(artifact)
+    assert info["graphs"]["fp32"]["agreement"] >= 0.999
+    props = {p.key: p.value for p in onnx.load(str(artifact / "onnx" / "model.onnx")).metadata_props}
+    assert props["ftsuite.case_markers"] == "true"
+    torch_tags = _outputs(load_predictor(artifact, backend="torch", device="cpu"), "token_classification")
+    onnx_tags = _outputs(load_predictor(artifact, backend="onnx", device="cpu", precision="fp32"),
+                         "token_classification")
+    assert onnx_tags == torch_tags
