@@ -9,7 +9,7 @@
    when the NER model has been built, also the parallel pipeline with NER switched off.
 3. The sample month through the shipped rules: which alerts fire (only the scripted burst should).
 
-    .venv/bin/python benchmarks/monitor_throughput.py [--copies 10] [--backend onnx|torch]
+    .venv/bin/python benchmarks/monitor_throughput.py [--copies 10] [--backend onnx|torch] [--ner-model ARTIFACT ...]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def one_run(feed: str, backend: str, parallel: bool, database: str, ner: bool) -> dict:
+def one_run(feed: str, backend: str, parallel: bool, database: str, ner: bool, ner_model: str = "") -> dict:
     """Ingest ``feed`` once (after a warm-up) and time it; runs in its own process."""
     from apps.sentiment import Monitor, load_monitor_config
 
@@ -37,6 +37,8 @@ def one_run(feed: str, backend: str, parallel: bool, database: str, ner: bool) -
                  "notifiers": [{"kind": "file", "path": database + ".alerts.jsonl"}]}
     if not ner:
         overrides["ner_model"] = ""
+    elif ner_model:
+        overrides["ner_model"] = ner_model
     config = load_monitor_config(REPO / "configs/monitor-sample.toml", overrides)
     monitor = Monitor(config).warm_up()
     monitor.ingest([str(REPO / "data/samples/feed.xml")])  # warm the graphs before the clock starts
@@ -57,10 +59,14 @@ def main() -> int:
     parser.add_argument("--parallel", default="true", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--ner", default="true", help=argparse.SUPPRESS)
+    parser.add_argument("--ner-model", action="append", default=[],
+                        help="an NER artifact to run the parallel pipeline with, instead of the configured one "
+                             "(give it more than once to compare models in the same run)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.one:
-        print(json.dumps(one_run(args.one, args.backend, args.parallel == "true", args.db, args.ner == "true")))
+        print(json.dumps(one_run(args.one, args.backend, args.parallel == "true", args.db, args.ner == "true",
+                                 args.ner_model[0] if args.ner_model else "")))
         return 0
     from apps.sentiment import Monitor, load_monitor_config
 
@@ -79,15 +85,18 @@ def main() -> int:
     base = load_monitor_config(REPO / "configs/monitor-sample.toml")
     ner_path = base.artifact(base.ner_model) if base.ner_model else None
     ner_built = bool(ner_path and (ner_path / "manifest.json").is_file())
-    variants = {"sequential": (False, True), "parallel": (True, True)}
-    if ner_built:
-        variants["parallel, NER off"] = (True, False)
+    variants = {"sequential": (False, True, ""), "parallel": (True, True, "")}
+    for model in args.ner_model:  # absolute: the monitor config resolves relative paths from configs/
+        variants[f"parallel, NER {model}"] = (True, True, str(Path(model).resolve()))
+    if ner_built or args.ner_model:
+        variants["parallel, NER off"] = (True, False, "")
     throughput, seconds_by, ner_status = {}, {}, {}
     for rnd in range(2):
-        for key, (parallel, ner) in variants.items():
+        for n, (key, (parallel, ner, model)) in enumerate(variants.items()):
             out = subprocess.run([sys.executable, __file__, "--one", str(feed), "--backend", args.backend,
                                   "--parallel", str(parallel).lower(), "--ner", str(ner).lower(),
-                                  "--db", str(tmp / f"t-{parallel}-{ner}-{rnd}.db")],
+                                  *(["--ner-model", model] if model else []),
+                                  "--db", str(tmp / f"t-{n}-{rnd}.db")],
                                  check=True, capture_output=True, text=True).stdout
             run = json.loads(out.strip().splitlines()[-1])
             throughput[key] = max(throughput.get(key, 0.0), run["items_per_s"])  # best of two rounds
