@@ -199,6 +199,28 @@ def cmd_data(args) -> int:
     return 0
 
 
+def recipe_changes(built: dict, config) -> list[str]:
+    """``key: old -> new`` for each setting of ``config`` that differs from the recipe an artifact
+    was built with (``built``: the manifest's ``config``). Keys an older manifest lacks are skipped:
+    what the code did before a setting existed is not always its default now. Paths and run-time
+    switches (progress, resume) are not part of the recipe."""
+    from .config import config_to_dict
+
+    def flat(tree: dict, prefix: str = "") -> dict:
+        out = {}
+        for key, value in tree.items():
+            if isinstance(value, dict) and value and key not in ("label_map",):
+                out.update(flat(value, f"{prefix}{key}."))
+            else:
+                out[f"{prefix}{key}"] = value
+        return out
+
+    ignored = {"base_dir", "output", "train.progress", "train.resume"}
+    old, new = flat(built), flat(config_to_dict(config))
+    return [f"{key}: {old[key]!r} -> {value!r}" for key, value in new.items()
+            if key not in ignored and key in old and old[key] != value]
+
+
 def cmd_up(args) -> int:
     """Build the default task models that are missing, then print their reports."""
     from .artifacts import read_manifest
@@ -209,7 +231,12 @@ def cmd_up(args) -> int:
         config = load_config(path)
         output = config.output_dir()
         if (output / "manifest.json").is_file() and not args.rebuild:
-            print(f"== {config.name}: reusing {output} (built {read_manifest(output).get('created_at')})")
+            manifest = read_manifest(output)
+            print(f"== {config.name}: reusing {output} (built {manifest.get('created_at')})")
+            changes = recipe_changes(manifest.get("config", {}), config)
+            if changes:  # rebuilding can take long, so say so rather than do it unasked
+                print(f"   note: the recipe changed since it was built ({'; '.join(changes)}); "
+                      f"'ftsuite up --rebuild {path}' trains it again")
         else:
             print(f"== {config.name}: building from {path} ...", flush=True)
             train_model(config, progress=False if args.quiet else None)

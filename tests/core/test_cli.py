@@ -76,3 +76,20 @@ def _rebind(parser, func):
     for action in parser._subparsers._group_actions:
         action.choices["predict"].set_defaults(func=func)
     return parser
+
+
+@pytest.mark.slow
+def test_up_reuses_a_model_and_says_when_its_recipe_changed(tiny_base, sentiment_csv, tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    recipe = (f'name = "up"\noutput = "{tmp_path / "art"}"\n[data]\ntrain = "{sentiment_csv}"\n'
+              f'[model]\nbase = "{tiny_base}"\n[train]\nmax_steps = 2\nbatch_size = 8\n')
+    config.write_text(recipe)
+    assert main(["up", "--quiet", str(config)]) == 0
+    assert "building" in capsys.readouterr().out
+    assert main(["up", "--quiet", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "reusing" in out and "recipe changed" not in out
+    config.write_text(recipe.replace("[model]\n", "[model]\ncase_markers = true\n"))
+    assert main(["up", "--quiet", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "reusing" in out and "model.case_markers: False -> True" in out and "--rebuild" in out
