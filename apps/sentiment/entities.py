@@ -110,7 +110,8 @@ class EntityExtractor:
         ner_out = self.ner.predict([t.split() for t in ner_texts]) if (self.ner is not None and texts) else None
         for i, text in enumerate(texts):
             mentions: dict[str, Mention] = {}
-            for company in self.watchlist.find(text):
+            listed = self.watchlist.find(text)
+            for company in listed:
                 mentions[company.name] = Mention(company.name, "watchlist", True)
             for ticker in _CASHTAG.findall(text):
                 company = self.watchlist.by_ticker.get(ticker.upper())
@@ -125,7 +126,15 @@ class EntityExtractor:
                     known = self.watchlist.find(written)
                     if known:
                         mentions.setdefault(known[0].name, Mention(known[0].name, "ner", True))
-                    elif len(written) > 1:
+                    elif len(written) > 1 and not _part_of_a_name(written, listed):
                         mentions.setdefault(written, Mention(written, "ner", False))
             results.append(list(mentions.values()))
         return results
+
+
+def _part_of_a_name(written: str, companies: list[Company]) -> bool:
+    """True when ``written`` is whole words of a name or alias of ``companies`` (the ones the
+    watch-list found in the same text): an NER span that covers only "Assurance" of "Penbury
+    Assurance" is that company, not another organisation."""
+    pattern = re.compile(r"(?<!\w)" + re.escape(written) + r"(?!\w)", re.IGNORECASE)
+    return any(pattern.search(alias) for c in companies for alias in (c.name, *c.aliases))

@@ -176,6 +176,12 @@ def test_ner_finds_organisations_beyond_the_watch_list(tiny_base, tmp_path, moni
     found = {(m.entity, m.kind, m.on_watchlist) for m in mentions}
     assert ("Acme", "watchlist", True) in found
     assert ("Quelp Holdings", "ner", False) in found
+    # an NER span that is only part of a listed name found in the same text is that company
+    listed = tmp_path / "watchlist.csv"
+    listed.write_text("name,aliases,ticker,sector\nQuelp Holdings Group,,QHG,industry\n")
+    extractor = EntityExtractor(Watchlist.from_csv(listed), extractor.ner)
+    mentions = extractor.extract(["Quelp Holdings Group cut its outlook"])[0]
+    assert [(m.entity, m.kind) for m in mentions] == [("Quelp Holdings Group", "watchlist")]
 
 
 def test_parallel_and_sequential_pipelines_store_the_same(monitor_config, tmp_path):
