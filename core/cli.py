@@ -209,7 +209,7 @@ def recipe_changes(built: dict, config) -> list[str]:
     def flat(tree: dict, prefix: str = "") -> dict:
         out = {}
         for key, value in tree.items():
-            if isinstance(value, dict) and value and key not in ("label_map",):
+            if isinstance(value, dict) and value and key != "label_map":  # a mapping is one setting
                 out.update(flat(value, f"{prefix}{key}."))
             else:
                 out[f"{prefix}{key}"] = value
