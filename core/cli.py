@@ -7,8 +7,6 @@ Commands of other packages (``export``, ``bench``, the apps) register themselves
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import logging
 import os
@@ -75,38 +73,6 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def _read_inputs(path: Path) -> list[tuple[int, str | None, str | None, str | None]]:
-    """``(line, text, pair, error)`` per input line: plain text, JSONL or CSV with a ``text`` field."""
-    from .data import read_lines
-
-    lines = read_lines(path, "utf-8")
-    suffix = path.suffix.lower()
-    rows = []
-    if suffix in (".jsonl", ".ndjson"):
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                rows.append((number, None, None, f"not valid JSON ({exc.msg})"))
-                continue
-            if not isinstance(obj, dict) or "text" not in obj:
-                rows.append((number, None, None, "expected an object with a 'text' field"))
-                continue
-            rows.append((number, obj.get("text"), obj.get("text_pair"), None))
-    elif suffix in (".csv", ".tsv"):
-        reader = csv.DictReader(io.StringIO("".join(lines)), delimiter="," if suffix == ".csv" else "\t")
-        if "text" not in (reader.fieldnames or []):
-            raise SuiteError(f"{path}: no 'text' column (columns: {reader.fieldnames}). Fix: name the column 'text'")
-        for record in reader:
-            rows.append((reader.line_num, record.get("text"), record.get("text_pair"), None))
-    else:
-        for number, line in enumerate(lines, start=1):
-            rows.append((number, line.rstrip("\r\n"), None, None))
-    return rows
-
-
 def _input_problem(text, pair, task: str) -> str | None:
     if not isinstance(text, str):
         return f"expected text, got {type(text).__name__}"
@@ -118,12 +84,13 @@ def _input_problem(text, pair, task: str) -> str | None:
 
 
 def cmd_predict(args) -> int:
+    from .data import read_texts
     from .inference import load_predictor
 
     predictor = load_predictor(args.artifact, backend=args.backend, device=args.device, precision=args.precision)
     print(json.dumps({"predictor": predictor.describe()}), file=sys.stderr)
     if args.input:
-        rows = _read_inputs(Path(args.input))
+        rows = read_texts(Path(args.input))
     else:
         rows = [(i + 1, t, args.pair, None) for i, t in enumerate(args.texts)]
     if not rows:

@@ -179,20 +179,39 @@ class LoraConfig:
 
 @dataclass
 class DistillConfig:
-    """Knowledge distillation: the student also matches a fine-tuned teacher's softened probabilities.
+    """Knowledge distillation: the student also matches fine-tuned teachers' softened probabilities.
 
     Loss = alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * cross-entropy on the gold labels
-    (Hinton et al. 2015). The teacher is an artifact of the same task and labels, trained on the same
+    (Hinton et al. 2015). Each teacher is an artifact of the same task and labels, trained on the same
     data and splits (its fingerprint must match), so no test sentence reaches the student through it.
+    Several teachers act as one ensemble: their probabilities are averaged. ``transfer`` names a file of
+    unlabelled texts (one per line, or JSONL / CSV with a ``text`` field) that the teachers label for
+    the student; those rows carry only the teacher term, and any that is also a validation or test
+    text is dropped.
     """
 
-    teacher: str = field(default="", metadata={"help": "teacher artifact folder; empty = no distillation"})
+    teacher: Any = field(default="", metadata={"help": "teacher artifact folder, or a list of them (an "
+                                                       "ensemble); empty = no distillation"})
     alpha: float = field(default=0.5, metadata={"help": "weight of the teacher term (0..1)"})
     temperature: float = field(default=2.0, metadata={"help": "softens both distributions"})
+    transfer: str = field(default="", metadata={"help": "unlabelled texts the teachers label for the student"})
 
     def __post_init__(self):
         _check_range("train.distill", "alpha", self.alpha, 0.0, 1.0)
         _check_range("train.distill", "temperature", self.temperature, 0.0, 20.0, low_open=True)
+        if not (isinstance(self.teacher, str) or (isinstance(self.teacher, list) and self.teacher
+                                                  and all(isinstance(t, str) and t for t in self.teacher))):
+            raise ConfigError("train.distill.teacher must be an artifact folder or a non-empty list of them")
+        if self.transfer and not self.teacher:
+            raise ConfigError("train.distill.transfer needs a teacher to label its texts; set train.distill.teacher")
+
+    @property
+    def teachers(self) -> list[str]:
+        return [self.teacher] if isinstance(self.teacher, str) else list(self.teacher)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.teacher)
 
 
 STRATEGIES = ("full", "lora", "top_layers")

@@ -140,6 +140,36 @@ def read_lines(path: Path, encoding: str) -> list[str]:
     return lines
 
 
+def read_texts(path: Path) -> list[tuple[int, str | None, str | None, str | None]]:
+    """``(line, text, pair, error)`` per input line: plain text, JSONL or CSV with a ``text`` field."""
+    lines = read_lines(path, "utf-8")
+    suffix = path.suffix.lower()
+    rows = []
+    if suffix in (".jsonl", ".ndjson"):
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                rows.append((number, None, None, f"not valid JSON ({exc.msg})"))
+                continue
+            if not isinstance(obj, dict) or "text" not in obj:
+                rows.append((number, None, None, "expected an object with a 'text' field"))
+                continue
+            rows.append((number, obj.get("text"), obj.get("text_pair"), None))
+    elif suffix in (".csv", ".tsv"):
+        reader = csv.DictReader(io.StringIO("".join(lines)), delimiter="," if suffix == ".csv" else "\t")
+        if "text" not in (reader.fieldnames or []):
+            raise SuiteError(f"{path}: no 'text' column (columns: {reader.fieldnames}). Fix: name the column 'text'")
+        for record in reader:
+            rows.append((reader.line_num, record.get("text"), record.get("text_pair"), None))
+    else:
+        for number, line in enumerate(lines, start=1):
+            rows.append((number, line.rstrip("\r\n"), None, None))
+    return rows
+
+
 def _check_text(value, path, line, column, problems):
     if value is None or (isinstance(value, str) and not value.strip()):
         problems.append((str(path), line, column, "empty text"))

@@ -20,8 +20,8 @@ import numpy as np
 from .artifacts import library_versions, model_card, now_utc, read_manifest, staged_artifact, write_manifest
 from .basemodels import resolve_base
 from .config import ExperimentConfig, config_to_dict
-from .data import Examples, fingerprint, load_examples
-from .errors import ConfigError
+from .data import Examples, fingerprint, load_examples, read_texts
+from .errors import ConfigError, DataError
 from .evaluation import confusion_png, evaluate_predictor, format_report
 from .tasks import add_case_markers, get_task, uses_case_markers
 
@@ -58,10 +58,13 @@ def _trainer_class():
             outputs = model(**inputs)
             logits = outputs.logits  # (B, C) or (B, T, C)
             weight = self.class_weights.to(logits.device, logits.dtype) if self.class_weights is not None else None
-            loss = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), weight=weight,
-                ignore_index=-100, label_smoothing=self.label_smoothing,
-            )
+            if (labels != -100).any():
+                loss = torch.nn.functional.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), weight=weight,
+                    ignore_index=-100, label_smoothing=self.label_smoothing,
+                )
+            else:  # a batch of unlabelled transfer rows only: the teacher term alone (the mean would be NaN)
+                loss = logits.sum() * 0.0
             if teacher is not None:  # present only when train.distill names a teacher
                 t, alpha = self.distill.temperature, self.distill.alpha
                 soft = torch.nn.functional.kl_div(
@@ -290,6 +293,7 @@ def train_model(config: ExperimentConfig, output: str | Path | None = None, pare
                 "peak_memory_mb": _peak_memory_mb(),
                 "device": "cuda" if torch.cuda.is_available() else "cpu",
                 "history": history[-200:],
+                **({"distill": trainer.ftsuite_distill} if getattr(trainer, "ftsuite_distill", None) else {}),
             },
             "config": config_to_dict(replace(config, base_dir="")),
             "metrics": {},
@@ -389,10 +393,19 @@ def _task_trainer(config, task, model, tokenizer, splits, labels, work_dir, prog
     t = config.train
     max_length = config.model.max_length
     train_rows = task.encode(tokenizer, splits["train"], labels, max_length)
-    distill = t.distill if t.distill.teacher else None
+    distill = t.distill if t.distill.enabled else None
+    distill_summary = None
     if distill:
-        for row, logits in zip(train_rows, _teacher_logits(config, task, splits, labels)):
+        teachers = _teachers(config, task, splits, labels)
+        for row, logits in zip(train_rows, _teacher_log_probs(teachers, splits["train"], labels)):
             row["teacher_logits"] = logits
+        transfer = _transfer_examples(config, splits)
+        distill_summary = {"teachers": [str(p) for p in teachers],
+                           "transfer_rows": len(transfer) if transfer is not None else 0}
+        if transfer is not None:
+            enc = task.tokenize(tokenizer, transfer.texts, transfer.pairs, max_length)
+            for i, logits in enumerate(_teacher_log_probs(teachers, transfer, labels)):
+                train_rows.append({**{k: enc[k][i] for k in enc.keys()}, "labels": -100, "teacher_logits": logits})
     val_rows = task.encode(tokenizer, splits["validation"], labels, max_length) if "validation" in splits else None
     metric = t.metric
     if task.name == "token_classification" and metric in ("macro_f1", "accuracy", "weighted_f1"):
@@ -405,7 +418,7 @@ def _task_trainer(config, task, model, tokenizer, splits, labels, work_dir, prog
     args = TrainingArguments(**_common_args(config, work_dir, val_rows is not None, progress, metric,
                                             metric != "loss", len(train_rows)),
                              train_sampling_strategy="group_by_length" if t.group_by_length else "random")
-    return FTTrainer(
+    trainer = FTTrainer(
         model=model,
         args=args,
         train_dataset=train_rows,
@@ -420,34 +433,82 @@ def _task_trainer(config, task, model, tokenizer, splits, labels, work_dir, prog
         head_learning_rate=t.head_learning_rate,
         distill=distill,
     )
+    trainer.ftsuite_distill = distill_summary  # recorded in the manifest
+    return trainer
 
 
-def _teacher_logits(config, task, splits: dict[str, Examples], labels: list[str]) -> list[list[float]]:
-    """The teacher's log-probabilities on the training part (log p is a logit up to a constant)."""
-    train = splits["train"]
-    teacher = config.path(config.train.distill.teacher)
-    if teacher is None or not (teacher / "manifest.json").is_file():
-        raise ConfigError(f"train.distill.teacher = {config.train.distill.teacher!r} is not an artifact folder "
-                          "(no manifest.json). Fix: train the teacher first, e.g. `ftsuite train "
-                          "configs/<teacher>.toml --set model.base=mpnet --output DIR`, and name DIR")
-    manifest = read_manifest(teacher)
-    if task.name not in ("text_classification", "pair_scoring") or manifest["task"] != task.name:
-        raise ConfigError(f"distillation needs a text_classification or pair_scoring student and a teacher of "
-                          f"the same task; the student is {task.name}, the teacher ({teacher}) {manifest['task']}")
-    if manifest["labels"] != labels:
-        raise ConfigError(f"the teacher {teacher} predicts {manifest['labels']}, the student {labels}; "
-                          "train both on the same labels")
-    theirs, ours = manifest["data"].get("fingerprint"), fingerprint(splits)
-    if theirs != ours:
-        # another split could hold the student's test sentences in the teacher's training part
-        raise ConfigError(f"the teacher {teacher} was trained on other data or splits (data fingerprint "
-                          f"{theirs} vs {ours}). Fix: train the teacher with the student's [data] table")
+def _teachers(config, task, splits: dict[str, Examples], labels: list[str]) -> list[Path]:
+    """The teacher artifacts, each checked: same task, same labels, same data and splits."""
+    found = []
+    ours = fingerprint(splits)
+    for name in config.train.distill.teachers:
+        teacher = config.path(name)
+        if teacher is None or not (teacher / "manifest.json").is_file():
+            raise ConfigError(f"train.distill.teacher {name!r} is not an artifact folder (no manifest.json). Fix: "
+                              "train the teacher first, e.g. `ftsuite train configs/<teacher>.toml --set "
+                              "model.base=mpnet --output DIR`, and name DIR")
+        manifest = read_manifest(teacher)
+        if task.name not in ("text_classification", "pair_scoring") or manifest["task"] != task.name:
+            raise ConfigError(f"distillation needs a text_classification or pair_scoring student and a teacher "
+                              f"of the same task; the student is {task.name}, the teacher ({teacher}) "
+                              f"{manifest['task']}")
+        if manifest["labels"] != labels:
+            raise ConfigError(f"the teacher {teacher} predicts {manifest['labels']}, the student {labels}; "
+                              "train both on the same labels")
+        theirs = manifest["data"].get("fingerprint")
+        if theirs != ours:
+            # another split could hold the student's test sentences in the teacher's training part
+            raise ConfigError(f"the teacher {teacher} was trained on other data or splits (data fingerprint "
+                              f"{theirs} vs {ours}). Fix: train the teacher with the student's [data] table")
+        found.append(teacher)
+    return found
+
+
+def _teacher_log_probs(teachers: list[Path], examples: Examples, labels: list[str]) -> list[list[float]]:
+    """The teachers' mean probabilities, as logs (log p is a logit up to a constant)."""
     from .inference import load_predictor
 
-    log.info("distillation: teacher %s scores %d training examples", teacher, len(train))
-    predictions = load_predictor(teacher, backend="torch").predict(train.texts, train.pairs)
-    probs = np.array([[p["scores"][l] for l in labels] for p in predictions], dtype=np.float64)
-    return np.log(np.clip(probs, 1e-12, 1.0)).astype(np.float32).tolist()
+    total = np.zeros((len(examples), len(labels)), dtype=np.float64)
+    for teacher in teachers:
+        log.info("distillation: teacher %s scores %d examples", teacher, len(examples))
+        predictions = load_predictor(teacher, backend="torch").predict(examples.texts, examples.pairs)
+        total += np.array([[p["scores"][l] for l in labels] for p in predictions], dtype=np.float64)
+    return np.log(np.clip(total / len(teachers), 1e-12, 1.0)).astype(np.float32).tolist()
+
+
+def _transfer_examples(config, splits: dict[str, Examples]) -> Examples | None:
+    """``train.distill.transfer``: unlabelled texts for the teachers to label, minus any text of the
+    validation or test part (the student must not learn a test answer from them) and repeats."""
+    name = config.train.distill.transfer
+    if not name:
+        return None
+    path = config.path(name)
+    rows = read_texts(path)
+    bad = [(str(path), n, "text", e or "empty text") for n, text, _, e in rows
+           if e or not isinstance(text, str) or not text.strip()]
+    if bad:
+        raise DataError(bad[:20], fix="give every line of the transfer file a text (or delete the line)")
+    pairs = [p for _, _, p, _ in rows]
+    want_pairs = splits["train"].pairs is not None
+    if want_pairs and not all(isinstance(p, str) and p.strip() for p in pairs):
+        raise DataError([(str(path), None, "text_pair", "pair scoring needs a 'text_pair' field on every row")],
+                        fix="write the transfer file as JSONL or CSV with 'text' and 'text_pair'")
+    transfer = Examples(texts=[t.strip() for _, t, _, _ in rows], labels=[None] * len(rows),
+                        pairs=[p.strip() for p in pairs] if want_pairs else None,
+                        origins=[(str(path), n) for n, _, _, _ in rows])
+    held_out = {k for name in ("validation", "test") if name in splits for k in splits[name].keys()}
+    seen = set(splits["train"].keys())
+    keep = []
+    for i, key in enumerate(transfer.keys()):
+        if key not in held_out and key not in seen:
+            keep.append(i)
+            seen.add(key)
+    log.info("distillation: %d transfer texts from %s (%d dropped: held-out texts or repeats)",
+             len(keep), path, len(transfer) - len(keep))
+    if not keep:
+        raise DataError([(str(path), None, "text", "no transfer text is left after dropping held-out texts and "
+                                                   "repeats")], fix="name a file of other texts")
+    return transfer.subset(keep)
 
 
 def _embedding_trainer(config, base_path, splits, work_dir, progress):

@@ -34,6 +34,11 @@ def test_ranges_and_choices_are_checked():
         TrainConfig(distill={"teacher": "t", "alpha": 1.5})
     with pytest.raises(ConfigError, match=r"tempo.*\[train.distill\]"):
         TrainConfig(distill={"teacher": "t", "tempo": 2})
+    with pytest.raises(ConfigError, match="non-empty list"):
+        TrainConfig(distill={"teacher": ["a", 3]})
+    with pytest.raises(ConfigError, match="transfer needs a teacher"):
+        TrainConfig(distill={"transfer": "texts.txt"})
+    assert TrainConfig(distill={"teacher": ["a", "b"]}).distill.teachers == ["a", "b"]
 
 
 def test_overrides_are_typed_and_nested(tmp_path):

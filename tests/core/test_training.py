@@ -206,6 +206,68 @@ def test_distillation_loss_matches_the_formula(tiny_base, tmp_path):
     assert float(loss.detach()) == pytest.approx(float(0.3 * 4.0 * kl + 0.7 * ce), rel=1e-5)
 
 
+def test_unlabelled_transfer_rows_carry_only_the_teacher_term(tiny_base, tmp_path):
+    import torch
+    from transformers import AutoTokenizer, TrainingArguments
+
+    from core.config import DistillConfig
+    from core.tasks import get_task
+    from core.training import FTTrainer
+
+    model = get_task("text_classification").build_model(tiny_base, ["a", "b", "c"])
+    model.eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    trainer = FTTrainer(model=model, args=TrainingArguments(output_dir=str(tmp_path), report_to="none"),
+                        distill=DistillConfig(teacher="t", alpha=0.3, temperature=2.0))
+    batch = dict(tokenizer(["profit rose", "the dividend was cut"], padding=True, return_tensors="pt"))
+    teacher = torch.tensor([[2.0, 0.5, -1.0], [-0.5, 0.0, 1.5]])
+    with torch.no_grad():
+        logits = model(**batch).logits.double()
+    p = torch.softmax(teacher.double() / 2.0, -1)
+    q = torch.softmax(logits / 2.0, -1)
+    kl = (p * (p.log() - q.log())).sum(-1).mean()
+    mixed = trainer.compute_loss(model, {**batch, "labels": torch.tensor([0, -100]), "teacher_logits": teacher})
+    ce = -torch.log_softmax(logits, -1)[0, 0]  # the gold term averages over labelled rows only
+    assert float(mixed.detach()) == pytest.approx(float(0.3 * 4.0 * kl + 0.7 * ce), rel=1e-5)
+    unlabelled = trainer.compute_loss(model, {**batch, "labels": torch.tensor([-100, -100]),
+                                              "teacher_logits": teacher})
+    assert float(unlabelled.detach()) == pytest.approx(float(0.3 * 4.0 * kl), rel=1e-5)
+
+
+def test_an_ensemble_of_teachers_labels_a_transfer_file(tiny_base, sentiment_csv, tmp_path):
+    from core.data import Examples, load_examples
+    from core.inference import load_predictor
+    from core.training import _teacher_log_probs
+
+    first = train_model(tiny_config(sentiment_csv, tiny_base, max_steps=2), output=tmp_path / "t1")
+    second = train_model(tiny_config(sentiment_csv, tiny_base, max_steps=2, seed=7), output=tmp_path / "t2")
+    config = tiny_config(sentiment_csv, tiny_base, max_steps=2)
+    splits, _ = load_examples(config.data, config.task)
+    test_text = splits["test"].texts[0]
+    transfer = tmp_path / "transfer.txt"
+    transfer.write_text(f"orders doubled at the plant\nthe lender wrote off its stake\n{test_text.upper()}\n"
+                        "orders doubled at the plant\n", encoding="utf-8")
+    config = tiny_config(sentiment_csv, tiny_base, max_steps=2,
+                         distill={"teacher": [str(first.path), str(second.path)], "transfer": str(transfer)})
+    student = train_model(config, output=tmp_path / "student")
+    # the test sentence (in other case) and the repeat are dropped: two transfer rows remain
+    assert student["training"]["distill"] == {"teachers": [str(first.path), str(second.path)], "transfer_rows": 2}
+    # the ensemble's target is the mean of the teachers' probabilities
+    texts = Examples(texts=["orders doubled at the plant"], labels=[None])
+    labels = student["labels"]
+    mean = np.mean([[load_predictor(a, backend="torch").predict(texts.texts)[0]["scores"][l] for l in labels]
+                    for a in (first.path, second.path)], axis=0)
+    got = np.exp(_teacher_log_probs([first.path, second.path], texts, labels)[0])
+    assert got == pytest.approx(mean, rel=1e-5)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("a fine line\n\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"empty.txt:2.*empty text"):
+        train_model(tiny_config(sentiment_csv, tiny_base, max_steps=1,
+                                distill={"teacher": str(first.path), "transfer": str(empty)}),
+                    output=tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+
+
 def test_distillation_from_a_teacher_on_the_same_splits(tiny_base, sentiment_csv, tmp_path):
     teacher = train_model(tiny_config(sentiment_csv, tiny_base, max_steps=2), output=tmp_path / "teacher")
     config = tiny_config(sentiment_csv, tiny_base, max_steps=2, distill={"teacher": str(teacher.path)})
