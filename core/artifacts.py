@@ -142,6 +142,10 @@ def model_card(manifest: dict) -> str:
         f"- wall time: {train.get('wall_seconds')} s; epochs run: {train.get('epochs_run')}",
         f"- hyper-parameters: `{json.dumps(manifest.get('config', {}).get('train', {}), default=str)}`",
     ]
+    if train.get("distill"):
+        teachers = ", ".join(f"`{t}`" for t in train["distill"]["teachers"])
+        lines.append(f"- distilled from: {teachers} (mean probability); "
+                     f"unlabelled transfer texts: {train['distill']['transfer_rows']}")
     if manifest.get("onnx"):
         lines += ["", "## ONNX", ""]
         for name, info in manifest["onnx"].get("graphs", {}).items():

@@ -252,6 +252,7 @@ def test_an_ensemble_of_teachers_labels_a_transfer_file(tiny_base, sentiment_csv
     student = train_model(config, output=tmp_path / "student")
     # the test sentence (in other case) and the repeat are dropped: two transfer rows remain
     assert student["training"]["distill"] == {"teachers": [str(first.path), str(second.path)], "transfer_rows": 2}
+    assert "unlabelled transfer texts: 2" in (student.path / "README.md").read_text()
     # the ensemble's target is the mean of the teachers' probabilities
     texts = Examples(texts=["orders doubled at the plant"], labels=[None])
     labels = student["labels"]
