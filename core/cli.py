@@ -73,18 +73,8 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def _input_problem(text, pair, task: str) -> str | None:
-    if not isinstance(text, str):
-        return f"expected text, got {type(text).__name__}"
-    if not text.strip():
-        return "empty text"
-    if task == "pair_scoring" and not (isinstance(pair, str) and pair.strip()):
-        return "pair scoring needs a second text: a 'text_pair' field, or --pair"
-    return None
-
-
 def cmd_predict(args) -> int:
-    from .data import read_texts
+    from .data import input_problem, read_texts
     from .inference import load_predictor
 
     predictor = load_predictor(args.artifact, backend=args.backend, device=args.device, precision=args.precision)
@@ -95,7 +85,7 @@ def cmd_predict(args) -> int:
         rows = [(i + 1, t, args.pair, None) for i, t in enumerate(args.texts)]
     if not rows:
         raise SuiteError("nothing to predict. Fix: pass texts, or --input FILE with one text per line")
-    rows = [(n, t, p, e or _input_problem(t, p, predictor.task)) for n, t, p, e in rows]
+    rows = [(n, t, p, e or input_problem(t, p, predictor.task)) for n, t, p, e in rows]
     good = [(n, t, p) for n, t, p, e in rows if e is None]
     texts = [t for _, t, _ in good]
     pairs = [p for _, _, p in good] if predictor.task == "pair_scoring" else None

@@ -186,8 +186,8 @@ class DistillConfig:
     data and splits (its fingerprint must match), so no test sentence reaches the student through it.
     Several teachers act as one ensemble: their probabilities are averaged. ``transfer`` names a file of
     unlabelled texts (one per line, or JSONL / CSV with a ``text`` field) that the teachers label for
-    the student; those rows carry only the teacher term, and any that is also a validation or test
-    text is dropped.
+    the student; those rows carry only the teacher term, and repeats and texts already in the data
+    (above all validation and test texts) are dropped.
     """
 
     teacher: Any = field(default="", metadata={"help": "teacher artifact folder, or a list of them (an "

@@ -170,6 +170,17 @@ def read_texts(path: Path) -> list[tuple[int, str | None, str | None, str | None
     return rows
 
 
+def input_problem(text, pair, task: str) -> str | None:
+    """Why one input of ``read_texts`` cannot be scored by a model of ``task`` (None when it can)."""
+    if not isinstance(text, str):
+        return f"expected text, got {type(text).__name__}"
+    if not text.strip():
+        return "empty text"
+    if task == "pair_scoring" and not (isinstance(pair, str) and pair.strip()):
+        return "pair scoring needs a second text: a 'text_pair' field, or --pair"
+    return None
+
+
 def _check_text(value, path, line, column, problems):
     if value is None or (isinstance(value, str) and not value.strip()):
         problems.append((str(path), line, column, "empty text"))
@@ -379,6 +390,21 @@ def check_leakage(splits: dict[str, Examples]) -> None:
 def _drop_keys(examples: Examples, excluded: set[str]) -> tuple[Examples, int]:
     keep = [i for i, k in enumerate(examples.keys()) if k not in excluded]
     return examples.subset(keep), len(examples) - len(keep)
+
+
+def load_unlabelled(path: Path, task: str, exclude: set[str]) -> tuple[Examples, int]:
+    """Texts without labels (``read_texts`` formats), every line checked, minus repeats and any text
+    whose key is in ``exclude``; returns them and how many were dropped."""
+    rows = read_texts(path)
+    problems = [(str(path), n, "text", why) for n, t, p, e in rows if (why := e or input_problem(t, p, task))]
+    if problems:
+        raise DataError(problems, fix="give every line a text (and a text_pair for pair scoring), or delete it")
+    examples = Examples(texts=[t.strip() for _, t, _, _ in rows], labels=[None] * len(rows),
+                        pairs=[p.strip() for _, _, p, _ in rows] if task == "pair_scoring" else None,
+                        origins=[(str(path), n) for n, _, _, _ in rows])
+    kept, repeats = _dedupe(examples, "drop")
+    kept, excluded = _drop_keys(kept, exclude)
+    return kept, repeats + excluded
 
 
 def split_examples(examples: Examples, test_size: float, validation_size: float, seed: int,

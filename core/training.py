@@ -20,7 +20,7 @@ import numpy as np
 from .artifacts import library_versions, model_card, now_utc, read_manifest, staged_artifact, write_manifest
 from .basemodels import resolve_base
 from .config import ExperimentConfig, config_to_dict
-from .data import Examples, fingerprint, load_examples, read_texts
+from .data import Examples, fingerprint, load_examples, load_unlabelled
 from .errors import ConfigError, DataError
 from .evaluation import confusion_png, evaluate_predictor, format_report
 from .tasks import add_case_markers, get_task, uses_case_markers
@@ -397,15 +397,15 @@ def _task_trainer(config, task, model, tokenizer, splits, labels, work_dir, prog
     distill_summary = None
     if distill:
         teachers = _teachers(config, task, splits, labels)
-        for row, logits in zip(train_rows, _teacher_log_probs(teachers, splits["train"], labels)):
-            row["teacher_logits"] = logits
-        transfer = _transfer_examples(config, splits)
-        distill_summary = {"teachers": [str(p) for p in teachers],
-                           "transfer_rows": len(transfer) if transfer is not None else 0}
+        transfer = _transfer_examples(config, task, splits)
+        scored = splits["train"] if transfer is None else splits["train"].concat(transfer)  # one pass per teacher
         if transfer is not None:
             enc = task.tokenize(tokenizer, transfer.texts, transfer.pairs, max_length)
-            for i, logits in enumerate(_teacher_log_probs(teachers, transfer, labels)):
-                train_rows.append({**{k: enc[k][i] for k in enc.keys()}, "labels": -100, "teacher_logits": logits})
+            train_rows += [{**{k: enc[k][i] for k in enc.keys()}, "labels": -100} for i in range(len(transfer))]
+        for row, logits in zip(train_rows, _teacher_log_probs(teachers, scored, labels)):
+            row["teacher_logits"] = logits
+        distill_summary = {"teachers": [str(p) for p in teachers],
+                           "transfer_rows": len(transfer) if transfer is not None else 0}
     val_rows = task.encode(tokenizer, splits["validation"], labels, max_length) if "validation" in splits else None
     metric = t.metric
     if task.name == "token_classification" and metric in ("macro_f1", "accuracy", "weighted_f1"):
@@ -476,39 +476,20 @@ def _teacher_log_probs(teachers: list[Path], examples: Examples, labels: list[st
     return np.log(np.clip(total / len(teachers), 1e-12, 1.0)).astype(np.float32).tolist()
 
 
-def _transfer_examples(config, splits: dict[str, Examples]) -> Examples | None:
-    """``train.distill.transfer``: unlabelled texts for the teachers to label, minus any text of the
-    validation or test part (the student must not learn a test answer from them) and repeats."""
-    name = config.train.distill.transfer
-    if not name:
+def _transfer_examples(config, task, splits: dict[str, Examples]) -> Examples | None:
+    """``train.distill.transfer``: unlabelled texts for the teachers to label, minus repeats, training
+    texts and every validation or test text (the student must not learn a test answer from them)."""
+    if not config.train.distill.transfer:
         return None
-    path = config.path(name)
-    rows = read_texts(path)
-    bad = [(str(path), n, "text", e or "empty text") for n, text, _, e in rows
-           if e or not isinstance(text, str) or not text.strip()]
-    if bad:
-        raise DataError(bad[:20], fix="give every line of the transfer file a text (or delete the line)")
-    pairs = [p for _, _, p, _ in rows]
-    want_pairs = splits["train"].pairs is not None
-    if want_pairs and not all(isinstance(p, str) and p.strip() for p in pairs):
-        raise DataError([(str(path), None, "text_pair", "pair scoring needs a 'text_pair' field on every row")],
-                        fix="write the transfer file as JSONL or CSV with 'text' and 'text_pair'")
-    transfer = Examples(texts=[t.strip() for _, t, _, _ in rows], labels=[None] * len(rows),
-                        pairs=[p.strip() for p in pairs] if want_pairs else None,
-                        origins=[(str(path), n) for n, _, _, _ in rows])
-    held_out = {k for name in ("validation", "test") if name in splits for k in splits[name].keys()}
-    seen = set(splits["train"].keys())
-    keep = []
-    for i, key in enumerate(transfer.keys()):
-        if key not in held_out and key not in seen:
-            keep.append(i)
-            seen.add(key)
-    log.info("distillation: %d transfer texts from %s (%d dropped: held-out texts or repeats)",
-             len(keep), path, len(transfer) - len(keep))
-    if not keep:
-        raise DataError([(str(path), None, "text", "no transfer text is left after dropping held-out texts and "
-                                                   "repeats")], fix="name a file of other texts")
-    return transfer.subset(keep)
+    path = config.path(config.train.distill.transfer)
+    known = {k for part in splits.values() for k in part.keys()}
+    transfer, dropped = load_unlabelled(path, task.name, known)
+    log.info("distillation: %d transfer texts from %s (%d dropped: repeats, or texts of the data)",
+             len(transfer), path, dropped)
+    if not len(transfer):
+        raise DataError([(str(path), None, "text", "no transfer text is left after dropping repeats and the "
+                                                   "texts of the training data")], fix="name a file of other texts")
+    return transfer
 
 
 def _embedding_trainer(config, base_path, splits, work_dir, progress):
