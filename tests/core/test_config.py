@@ -113,3 +113,14 @@ def test_shipped_configs_parse(monkeypatch):
             assert load_monitor_config(path).rule_list
         else:
             assert load_config(path).name
+
+
+def test_news_teacher_and_student_share_the_news_models_data(monkeypatch):
+    """The distilled news model checks its teacher's data fingerprint: the three recipes must not drift."""
+    monkeypatch.setenv("FTSUITE_DATA", "/data")
+    configs = Path(__file__).parents[2] / "configs"
+    news, teacher, student = (load_config(configs / f"{name}.toml")
+                              for name in ("sentiment-news", "sentiment-news-mpnet", "sentiment-news-distilled"))
+    assert news.data == teacher.data == student.data
+    assert student.train.distill.teachers and student.model.base == news.model.base
+    assert teacher.model.base == "mpnet"
