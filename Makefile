@@ -9,8 +9,10 @@ export FTSUITE_HOME ?= .ftsuite
 DEFAULT_MODELS = configs/sentiment-sample.toml configs/intents-quick.toml
 SERVED = sentiment-sample intents embedder-minilm
 # Models trained on the shared datasets (FTSUITE_DATA): each app uses one in place of the main job's
-# model when it has been built (the news monitor's sentiment and NER, the chatbot's intents).
-FULL_MODELS = sentiment-news ner-conll2003 intents-banking77
+# model when it has been built (the news monitor's sentiment and NER, the chatbot's intents). The news
+# monitor's MiniLM model is distilled from an mpnet LoRA teacher, built first and not served.
+TEACHERS = sentiment-news-mpnet
+FULL_MODELS = sentiment-news-distilled ner-conll2003 intents-banking77
 
 .PHONY: setup run models models-full test bench
 
@@ -35,8 +37,12 @@ models: setup
 	test -f $(FTSUITE_HOME)/recommender/ml-100k/recommender.json || \
 	  ( $(FTSUITE) data fetch ml-100k && $(FTSUITE) recommend train --dataset ml-100k )
 
-# Two to three hours on 2 cores (BENCHMARKS.md section 4); needs ../shared/data or FTSUITE_DATA.
+# Three to four hours on 2 cores (BENCHMARKS.md section 4); needs ../shared/data or FTSUITE_DATA.
 models-full: models
+	$(FTSUITE) models fetch mpnet
+	@for name in $(TEACHERS); do \
+	  FTSUITE_DATA=$${FTSUITE_DATA:-../shared/data} $(FTSUITE) up --quiet configs/$$name.toml || exit 1; \
+	done
 	@for name in $(FULL_MODELS); do \
 	  FTSUITE_DATA=$${FTSUITE_DATA:-../shared/data} $(FTSUITE) up --quiet configs/$$name.toml || exit 1; \
 	  test -f $(FTSUITE_HOME)/artifacts/$$name/onnx/model.int8.onnx || \

@@ -21,9 +21,11 @@ class MonitorConfig:
     watchlist: str = ""
     sources: list[str] = field(default_factory=list)
     sentiment_model: str = field(
-        default="${FTSUITE_HOME}/artifacts/sentiment-news|${FTSUITE_HOME}/artifacts/sentiment-sample",
+        default="${FTSUITE_HOME}/artifacts/sentiment-news-distilled|${FTSUITE_HOME}/artifacts/sentiment-news|"
+                "${FTSUITE_HOME}/artifacts/sentiment-sample",
         metadata={"help": "text-classification artifact with positive / negative labels; of a|b the first built "
-                          "is used: the news model (configs/sentiment-news.toml) when built, else the main job's"})
+                          "is used: the distilled news model (configs/sentiment-news-distilled.toml), else the "
+                          "plain news model (configs/sentiment-news.toml), else the main job's"})
     ner_model: str = field(default="${FTSUITE_HOME}/artifacts/ner-conll2003",
                            metadata={"help": "token-classification artifact; missing = NER off"})
     embedder: str = field(default="minilm", metadata={"help": "base name or sentence-embedding artifact"})
