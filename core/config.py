@@ -355,12 +355,47 @@ def read_toml(path: str | os.PathLike) -> dict:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
 
 
+# the tables that `extends` merges key by key; any other value (a list, label_map) is replaced whole
+_SECTIONS = {"data", "model", "train", "train.lora", "train.distill"}
+
+
+def _merge(base: dict, over: dict, prefix: str = "") -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        name = prefix + key
+        if name in _SECTIONS and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value, name + ".")
+        else:
+            out[key] = value
+    return out
+
+
+def _read_recipe(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """A recipe's tree. ``extends = "other.toml"`` (next to this file) starts from that recipe and
+    overrides it section by section, so variants of one recipe (a teacher, a distilled student) share
+    its [data] table instead of copying it; the variant must have its own ``name``."""
+    path = path.resolve()
+    if path in seen:
+        raise ConfigError(f"{path}: 'extends' comes back to this file ({' -> '.join(p.name for p in seen)})")
+    tree = read_toml(path)
+    parent = tree.pop("extends", None)
+    if parent is None:
+        return tree
+    if not isinstance(parent, str) or not parent.strip():
+        raise ConfigError(f"{path}: extends = {parent!r}; expected another config file, e.g. "
+                          'extends = "sentiment-news.toml"')
+    if "name" not in tree:
+        raise ConfigError(f"{path}: a config that extends {parent} needs its own name = ..., or it would "
+                          "build over that recipe's artifact")
+    return _merge(_read_recipe(path.parent / parent, (*seen, path)), tree)
+
+
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Read a TOML config, apply ``key=value`` overrides and validate everything."""
+    """Read a TOML config (following ``extends``), apply ``key=value`` overrides and validate everything."""
     tree: dict = {}
     base_dir = Path.cwd()
     if path is not None:
-        tree = read_toml(path)
+        tree = _read_recipe(Path(path))
         base_dir = Path(path).resolve().parent
     for assignment in overrides or []:
         _apply_override(tree, assignment)

@@ -124,3 +124,31 @@ def test_news_teacher_and_student_share_the_news_models_data(monkeypatch):
     assert news.data == teacher.data == student.data
     assert student.train.distill.teachers and student.model.base == news.model.base
     assert teacher.model.base == "mpnet"
+
+
+def test_extends_overrides_the_parent_section_by_section(tmp_path):
+    (tmp_path / "base.toml").write_text(
+        'name = "base"\ntask = "text_classification"\n'
+        '[data]\ntrain = "a.csv"\nlabel_map = { "0" = "negative", "1" = "positive" }\nseed = 7\n'
+        '[train]\nepochs = 4\nlearning_rate = 6e-5\n')
+    (tmp_path / "child.toml").write_text(
+        'extends = "base.toml"\nname = "child"\n[data]\nlabel_map = { "1" = "good" }\n'
+        '[train]\nepochs = 2\n[train.lora]\nr = 4\n')
+    child = load_config(tmp_path / "child.toml", ["train.learning_rate=1e-4"])
+    assert child.name == "child" and child.task == "text_classification"
+    assert child.data.train == "a.csv" and child.data.seed == 7
+    assert child.data.label_map == {"1": "good"}  # a value, not a section: replaced whole
+    assert (child.train.epochs, child.train.learning_rate, child.train.lora.r) == (2, 1e-4, 4)
+
+
+def test_extends_refuses_loops_a_missing_parent_and_a_borrowed_name(tmp_path):
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\nname = "a"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\nname = "b"\n')
+    with pytest.raises(ConfigError, match="comes back"):
+        load_config(tmp_path / "a.toml")
+    (tmp_path / "c.toml").write_text('extends = "nope.toml"\nname = "c"\n')
+    with pytest.raises(ConfigError, match="nope.toml not found"):
+        load_config(tmp_path / "c.toml")
+    (tmp_path / "d.toml").write_text('extends = "c.toml"\n')
+    with pytest.raises(ConfigError, match="needs its own name"):
+        load_config(tmp_path / "d.toml")
