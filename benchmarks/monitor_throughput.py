@@ -115,7 +115,7 @@ def main() -> int:
             ner_status[key] = run["ner"]
             if not sentiment:
                 describe, items = run["sentiment"], run["items"]
-            sentiment_by[key] = run["sentiment"].get("artifact", sentiment)
+            sentiment_by[key] = run["sentiment"]["artifact"]
             print(f"round {rnd} {key}: {run['items_per_s']:.1f} items/s (NER {run['ner']})", flush=True)
 
     # 2. arrival to alert in run mode
