@@ -145,7 +145,8 @@ def model_card(manifest: dict) -> str:
     if train.get("distill"):
         teachers = ", ".join(f"`{t}`" for t in train["distill"]["teachers"])
         lines.append(f"- distilled from: {teachers} (mean probability); "
-                     f"unlabelled transfer texts: {train['distill']['transfer_rows']}")
+                     f"unlabelled transfer texts: {train['distill']['transfer_rows']}; perturbed copies of "
+                     f"training texts: {train['distill'].get('augmented_rows', 0)}")
     if manifest.get("onnx"):
         lines += ["", "## ONNX", ""]
         for name, info in manifest["onnx"].get("graphs", {}).items():

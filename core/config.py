@@ -187,7 +187,10 @@ class DistillConfig:
     Several teachers act as one ensemble: their probabilities are averaged. ``transfer`` names a file of
     unlabelled texts (one per line, or JSONL / CSV with a ``text`` field) that the teachers label for
     the student; those rows carry only the teacher term, and repeats and texts already in the data
-    (above all validation and test texts) are dropped.
+    (above all validation and test texts) are dropped. ``augment`` = N adds N perturbed copies of each
+    training text (words dropped, swapped or replaced by words of other training texts), also labelled
+    by the teachers only: more points near the teacher's decision boundary, from the training data's
+    own domain (the augmentation of TinyBERT, Jiao et al. 2020, without its MLM substitutions).
     """
 
     teacher: Any = field(default="", metadata={"help": "teacher artifact folder, or a list of them (an "
@@ -195,6 +198,8 @@ class DistillConfig:
     alpha: float = field(default=0.5, metadata={"help": "weight of the teacher term (0..1)"})
     temperature: float = field(default=2.0, metadata={"help": "softens both distributions"})
     transfer: str = field(default="", metadata={"help": "unlabelled texts the teachers label for the student"})
+    augment: int = field(default=0, metadata={"help": "perturbed copies of each training text the teachers "
+                                                      "label for the student (0 = none)"})
 
     def __post_init__(self):
         _check_range("train.distill", "alpha", self.alpha, 0.0, 1.0)
@@ -204,6 +209,9 @@ class DistillConfig:
             raise ConfigError("train.distill.teacher must be an artifact folder or a non-empty list of them")
         if self.transfer and not self.teacher:
             raise ConfigError("train.distill.transfer needs a teacher to label its texts; set train.distill.teacher")
+        _check_range("train.distill", "augment", self.augment, 0, 20)
+        if self.augment and not self.teacher:
+            raise ConfigError("train.distill.augment needs a teacher to label the copies; set train.distill.teacher")
 
     @property
     def teachers(self) -> list[str]:

@@ -9,9 +9,11 @@ supply data and a config; none writes its own loop.
 from __future__ import annotations
 
 import logging
+import random
 import re
 import shutil
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -398,14 +400,19 @@ def _task_trainer(config, task, model, tokenizer, splits, labels, work_dir, prog
     if distill:
         teachers = _teachers(config, task, splits, labels)
         transfer = _transfer_examples(config, task, splits)
-        scored = splits["train"] if transfer is None else splits["train"].concat(transfer)  # one pass per teacher
-        if transfer is not None:
-            enc = task.tokenize(tokenizer, transfer.texts, transfer.pairs, max_length)
-            train_rows += [{**{k: enc[k][i] for k in enc.keys()}, "labels": -100} for i in range(len(transfer))]
+        augmented = _augmented_examples(splits, distill.augment, t.seed, transfer)
+        scored = splits["train"]
+        for extra in (transfer, augmented):
+            if extra is not None:  # rows with the teacher term only
+                scored = scored.concat(extra)  # one pass per teacher over everything
+                enc = task.tokenize(tokenizer, extra.texts, extra.pairs, max_length)
+                train_rows += [{**{k: enc[k][i] for k in enc.keys()}, "labels": -100} for i in range(len(extra))]
         for row, logits in zip(train_rows, _teacher_log_probs(teachers, scored, labels)):
             row["teacher_logits"] = logits
         distill_summary = {"teachers": [str(p) for p in teachers],
                            "transfer_rows": len(transfer) if transfer is not None else 0}
+        if augmented is not None:
+            distill_summary["augmented_rows"] = len(augmented)
     val_rows = task.encode(tokenizer, splits["validation"], labels, max_length) if "validation" in splits else None
     metric = t.metric
     if task.name == "token_classification" and metric in ("macro_f1", "accuracy", "weighted_f1"):
@@ -490,6 +497,52 @@ def _transfer_examples(config, task, splits: dict[str, Examples]) -> Examples | 
         raise DataError([(str(path), None, "text", "no transfer text is left after dropping repeats and the "
                                                    "texts of the training data")], fix="name a file of other texts")
     return transfer
+
+
+def perturb(text: str, rng: random.Random, vocabulary: list[str], p: float = 0.1) -> str:
+    """One noisy copy of ``text``: each word dropped with probability ``p`` or replaced (``p``) by a word
+    of ``vocabulary``, then one pair of neighbours swapped half of the time."""
+    words = text.split()
+    out = []
+    for word in words:
+        r = rng.random()
+        if r < p:
+            continue
+        out.append(rng.choice(vocabulary) if r < 2 * p and vocabulary else word)
+    if not out:
+        out = [rng.choice(words)]
+    if len(out) > 2 and rng.random() < 0.5:
+        i = rng.randrange(len(out) - 1)
+        out[i], out[i + 1] = out[i + 1], out[i]
+    return " ".join(out)
+
+
+def _augmented_examples(splits: dict[str, Examples], copies: int, seed: int,
+                        transfer: Examples | None) -> Examples | None:
+    """``train.distill.augment``: ``copies`` perturbed copies of each training text (the second text of a
+    pair is kept), minus repeats and any copy that equals a text of the data or of the transfer set."""
+    if not copies:
+        return None
+    train = splits["train"]
+    counts = Counter(w for text in train.texts for w in set(text.lower().split()))
+    # words of three or more training texts: content words as well as function words, no one-off names
+    vocabulary = sorted(w for w, n in counts.items() if n >= 3 and any(c.isalpha() for c in w))
+    rng = random.Random(seed)
+    seen = {k for part in splits.values() for k in part.keys()} | set(transfer.keys() if transfer else [])
+    texts, pairs, origins = [], [], []
+    for i, text in enumerate(train.texts):
+        for _ in range(copies):
+            copy = perturb(text, rng, vocabulary)
+            pair = train.pairs[i] if train.pairs is not None else None
+            key = Examples([copy], [None], [pair] if pair is not None else None).keys()[0]
+            if key in seen:
+                continue
+            seen.add(key)
+            texts.append(copy)
+            pairs.append(pair)
+            origins.append(train.origins[i] if train.origins else ("augmented", i))
+    log.info("distillation: %d perturbed copies of %d training texts", len(texts), len(train))
+    return Examples(texts, [None] * len(texts), pairs if train.pairs is not None else None, origins)
 
 
 def _embedding_trainer(config, base_path, splits, work_dir, progress):

@@ -38,6 +38,10 @@ def test_ranges_and_choices_are_checked():
         TrainConfig(distill={"teacher": ["a", 3]})
     with pytest.raises(ConfigError, match="transfer needs a teacher"):
         TrainConfig(distill={"transfer": "texts.txt"})
+    with pytest.raises(ConfigError, match="augment needs a teacher"):
+        TrainConfig(distill={"augment": 2})
+    with pytest.raises(ConfigError, match="train.distill.augment = 21"):
+        TrainConfig(distill={"teacher": "t", "augment": 21})
     assert TrainConfig(distill={"teacher": ["a", "b"]}).distill.teachers == ["a", "b"]
 
 

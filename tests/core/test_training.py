@@ -269,11 +269,38 @@ def test_an_ensemble_of_teachers_labels_a_transfer_file(tiny_base, sentiment_csv
     assert not (tmp_path / "refused").exists()
 
 
+def test_perturbed_copies_keep_the_words_and_never_repeat_a_text_of_the_data():
+    import random
+
+    from core.data import Examples
+    from core.training import _augmented_examples, perturb
+
+    vocabulary = ["fell", "rose", "steady"]
+    text = "quarterly profit rose sharply at the mill"
+    copies = [perturb(text, random.Random(seed), vocabulary) for seed in range(200)]
+    assert copies == [perturb(text, random.Random(seed), vocabulary) for seed in range(200)]  # seeded
+    assert all(c and set(c.split()) <= set(text.split()) | set(vocabulary) for c in copies)
+    assert len(set(copies)) > 50 and any("fell" in c for c in copies)
+    train = Examples(["profit rose sharply", "sales fell sharply", "profit fell sharply", "sales rose sharply"],
+                     ["positive", "negative", "negative", "positive"])
+    splits = {"train": train, "test": Examples(["PROFIT  rose"], ["positive"])}
+    augmented = _augmented_examples(splits, 20, 0, Examples(["sales fell"], [None]))
+    keys = augmented.keys()
+    assert 0 < len(augmented) <= 80 and len(set(keys)) == len(keys)
+    # a copy that drops 'sharply' may equal the test text or a transfer text: such copies are not kept
+    assert not {"profit rose", "sales fell"} & set(keys) and set(train.keys()).isdisjoint(keys)
+    assert augmented.labels == [None] * len(augmented)
+
+
 def test_distillation_from_a_teacher_on_the_same_splits(tiny_base, sentiment_csv, tmp_path):
     teacher = train_model(tiny_config(sentiment_csv, tiny_base, max_steps=2), output=tmp_path / "teacher")
     config = tiny_config(sentiment_csv, tiny_base, max_steps=2, distill={"teacher": str(teacher.path)})
     student = train_model(config, output=tmp_path / "student")
     assert student["config"]["train"]["distill"]["teacher"] == str(teacher.path)
+    augmented = train_model(tiny_config(sentiment_csv, tiny_base, max_steps=2,
+                                        distill={"teacher": str(teacher.path), "augment": 2}),
+                            output=tmp_path / "augmented")
+    assert 0 < augmented["training"]["distill"]["augmented_rows"] <= 2 * augmented["data"]["sizes"]["train"]
     # the teacher's logits reach the loss (the Trainer drops batch keys the model does not take)
     plain = train_model(tiny_config(sentiment_csv, tiny_base, max_steps=2), output=tmp_path / "plain")
     losses = [[h["loss"] for h in run["training"]["history"] if "loss" in h] for run in (student, plain)]
