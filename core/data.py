@@ -402,6 +402,12 @@ def load_unlabelled(path: Path, task: str, exclude: set[str]) -> tuple[Examples,
     examples = Examples(texts=[t.strip() for _, t, _, _ in rows], labels=[None] * len(rows),
                         pairs=[p.strip() for _, _, p, _ in rows] if task == "pair_scoring" else None,
                         origins=[(str(path), n) for n, _, _, _ in rows])
+    return unseen(examples, exclude)
+
+
+def unseen(examples: Examples, exclude: set[str]) -> tuple[Examples, int]:
+    """``examples`` minus repeats and any example whose key is in ``exclude`` (e.g. the data's validation
+    and test texts); returns them and how many were dropped."""
     kept, repeats = _dedupe(examples, "drop")
     kept, excluded = _drop_keys(kept, exclude)
     return kept, repeats + excluded

@@ -22,7 +22,7 @@ import numpy as np
 from .artifacts import library_versions, model_card, now_utc, read_manifest, staged_artifact, write_manifest
 from .basemodels import resolve_base
 from .config import ExperimentConfig, config_to_dict
-from .data import Examples, fingerprint, load_examples, load_unlabelled
+from .data import Examples, fingerprint, load_examples, load_unlabelled, unseen
 from .errors import ConfigError, DataError
 from .evaluation import confusion_png, evaluate_predictor, format_report
 from .tasks import add_case_markers, get_task, uses_case_markers
@@ -528,21 +528,13 @@ def _augmented_examples(splits: dict[str, Examples], copies: int, seed: int,
     # words of three or more training texts: content words as well as function words, no one-off names
     vocabulary = sorted(w for w, n in counts.items() if n >= 3 and any(c.isalpha() for c in w))
     rng = random.Random(seed)
-    seen = {k for part in splits.values() for k in part.keys()} | set(transfer.keys() if transfer else [])
-    texts, pairs, origins = [], [], []
-    for i, text in enumerate(train.texts):
-        for _ in range(copies):
-            copy = perturb(text, rng, vocabulary)
-            pair = train.pairs[i] if train.pairs is not None else None
-            key = Examples([copy], [None], [pair] if pair is not None else None).keys()[0]
-            if key in seen:
-                continue
-            seen.add(key)
-            texts.append(copy)
-            pairs.append(pair)
-            origins.append(train.origins[i] if train.origins else ("augmented", i))
-    log.info("distillation: %d perturbed copies of %d training texts", len(texts), len(train))
-    return Examples(texts, [None] * len(texts), pairs if train.pairs is not None else None, origins)
+    rows = [i for i in range(len(train)) for _ in range(copies)]
+    perturbed = replace(train.subset(rows), texts=[perturb(train.texts[i], rng, vocabulary) for i in rows],
+                        labels=[None] * len(rows))
+    known = {k for part in splits.values() for k in part.keys()} | set(transfer.keys() if transfer else [])
+    kept, _ = unseen(perturbed, known)
+    log.info("distillation: %d perturbed copies of %d training texts", len(kept), len(train))
+    return kept
 
 
 def _embedding_trainer(config, base_path, splits, work_dir, progress):
