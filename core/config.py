@@ -177,6 +177,12 @@ class LoraConfig:
             raise ConfigError("train.lora.target_modules is empty; e.g. ['query', 'value']")
 
 
+def _one_or_more_names(value) -> bool:
+    """A string (possibly empty: unset), or a non-empty list of non-empty strings."""
+    return isinstance(value, str) or (isinstance(value, list) and bool(value)
+                                      and all(isinstance(v, str) and v for v in value))
+
+
 @dataclass
 class DistillConfig:
     """Knowledge distillation: the student also matches fine-tuned teachers' softened probabilities.
@@ -184,10 +190,10 @@ class DistillConfig:
     Loss = alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * cross-entropy on the gold labels
     (Hinton et al. 2015). Each teacher is an artifact of the same task and labels, trained on the same
     data and splits (its fingerprint must match), so no test sentence reaches the student through it.
-    Several teachers act as one ensemble: their probabilities are averaged. ``transfer`` names a file of
-    unlabelled texts (one per line, or JSONL / CSV with a ``text`` field) that the teachers label for
-    the student; those rows carry only the teacher term, and repeats and texts already in the data
-    (above all validation and test texts) are dropped. ``augment`` = N adds N perturbed copies of each
+    Several teachers act as one ensemble: their probabilities are averaged. ``transfer`` names files of
+    unlabelled texts (one per line, JSONL / CSV with a ``text`` field, or CoNLL sentences) that the
+    teachers label for the student; those rows carry only the teacher term, and repeats and texts
+    already in the data (above all validation and test texts) are dropped. ``augment`` = N adds N perturbed copies of each
     training text (words dropped, swapped or replaced by words of other training texts), also labelled
     by the teachers only: more points near the teacher's decision boundary, from the training data's
     own domain (the augmentation of TinyBERT, Jiao et al. 2020, without its MLM substitutions).
@@ -197,16 +203,18 @@ class DistillConfig:
                                                        "ensemble); empty = no distillation"})
     alpha: float = field(default=0.5, metadata={"help": "weight of the teacher term (0..1)"})
     temperature: float = field(default=2.0, metadata={"help": "softens both distributions"})
-    transfer: str = field(default="", metadata={"help": "unlabelled texts the teachers label for the student"})
+    transfer: Any = field(default="", metadata={"help": "file(s) of unlabelled texts the teachers label for "
+                                                        "the student"})
     augment: int = field(default=0, metadata={"help": "perturbed copies of each training text the teachers "
                                                       "label for the student (0 = none)"})
 
     def __post_init__(self):
         _check_range("train.distill", "alpha", self.alpha, 0.0, 1.0)
         _check_range("train.distill", "temperature", self.temperature, 0.0, 20.0, low_open=True)
-        if not (isinstance(self.teacher, str) or (isinstance(self.teacher, list) and self.teacher
-                                                  and all(isinstance(t, str) and t for t in self.teacher))):
+        if not _one_or_more_names(self.teacher):
             raise ConfigError("train.distill.teacher must be an artifact folder or a non-empty list of them")
+        if not _one_or_more_names(self.transfer):
+            raise ConfigError("train.distill.transfer must be a file or a non-empty list of files")
         if self.transfer and not self.teacher:
             raise ConfigError("train.distill.transfer needs a teacher to label its texts; set train.distill.teacher")
         _check_range("train.distill", "augment", self.augment, 0, 20)
@@ -216,6 +224,12 @@ class DistillConfig:
     @property
     def teachers(self) -> list[str]:
         return [self.teacher] if isinstance(self.teacher, str) else list(self.teacher)
+
+    @property
+    def transfers(self) -> list[str]:
+        if isinstance(self.transfer, str):
+            return [self.transfer] if self.transfer else []
+        return list(self.transfer)
 
     @property
     def enabled(self) -> bool:

@@ -111,12 +111,16 @@ def _detect_format(path: Path, fmt: str) -> str:
         return "jsonl"
     if path.name.startswith("Sentences_") and suffix == ".txt":
         return "fpb"
-    if suffix in (".conll", ".iob", ".bio") or path.name.startswith("eng."):
+    if _is_conll(path):
         return "conll"
     raise DataError(
         [(str(path), None, None, f"cannot tell the format from the name '{path.name}'")],
         fix="set data.format to csv, tsv, jsonl, fpb or conll",
     )
+
+
+def _is_conll(path: Path) -> bool:
+    return path.suffix.lower() in (".conll", ".iob", ".bio") or path.name.startswith("eng.")
 
 
 def read_lines(path: Path, encoding: str) -> list[str]:
@@ -141,11 +145,22 @@ def read_lines(path: Path, encoding: str) -> list[str]:
 
 
 def read_texts(path: Path) -> list[tuple[int, str | None, str | None, str | None]]:
-    """``(line, text, pair, error)`` per input line: plain text, JSONL or CSV with a ``text`` field."""
+    """``(line, text, pair, error)`` per input line: plain text, JSONL or CSV with a ``text`` field; or
+    per sentence of a CoNLL file (its tokens joined by spaces, numbered by its first line)."""
     lines = read_lines(path, "utf-8")
     suffix = path.suffix.lower()
     rows = []
-    if suffix in (".jsonl", ".ndjson"):
+    if _is_conll(path):
+        tokens, start = [], 0
+        for number, line in enumerate(lines + ["\n"], start=1):
+            parts = line.split()
+            if parts and parts[0] != "-DOCSTART-":
+                start = start if tokens else number
+                tokens.append(parts[0])
+            elif tokens:
+                rows.append((start, " ".join(tokens), None, None))
+                tokens = []
+    elif suffix in (".jsonl", ".ndjson"):
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue

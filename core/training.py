@@ -484,18 +484,21 @@ def _teacher_log_probs(teachers: list[Path], examples: Examples, labels: list[st
 
 
 def _transfer_examples(config, task, splits: dict[str, Examples]) -> Examples | None:
-    """``train.distill.transfer``: unlabelled texts for the teachers to label, minus repeats, training
-    texts and every validation or test text (the student must not learn a test answer from them)."""
-    if not config.train.distill.transfer:
-        return None
-    path = config.path(config.train.distill.transfer)
+    """``train.distill.transfer``: unlabelled texts for the teachers to label, minus repeats (also across
+    files), training texts and every validation or test text (the student must not learn a test answer
+    from them)."""
     known = {k for part in splits.values() for k in part.keys()}
-    transfer, dropped = load_unlabelled(path, task.name, known)
-    log.info("distillation: %d transfer texts from %s (%d dropped: repeats, or texts of the data)",
-             len(transfer), path, dropped)
-    if not len(transfer):
-        raise DataError([(str(path), None, "text", "no transfer text is left after dropping repeats and the "
-                                                   "texts of the training data")], fix="name a file of other texts")
+    transfer = None
+    for name in config.train.distill.transfers:
+        path = config.path(name)
+        texts, dropped = load_unlabelled(path, task.name, known)
+        log.info("distillation: %d transfer texts from %s (%d dropped: repeats, or texts of the data)",
+                 len(texts), path, dropped)
+        if not len(texts):
+            raise DataError([(str(path), None, "text", "no transfer text is left after dropping repeats and the "
+                                                       "texts of the training data")], fix="name a file of other texts")
+        known |= set(texts.keys())
+        transfer = texts if transfer is None else transfer.concat(texts)
     return transfer
 
 

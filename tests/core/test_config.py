@@ -36,6 +36,11 @@ def test_ranges_and_choices_are_checked():
         TrainConfig(distill={"teacher": "t", "tempo": 2})
     with pytest.raises(ConfigError, match="non-empty list"):
         TrainConfig(distill={"teacher": ["a", 3]})
+    with pytest.raises(ConfigError, match="transfer must be a file or a non-empty list"):
+        TrainConfig(distill={"teacher": "t", "transfer": ["a.txt", ""]})
+    assert TrainConfig(distill={"teacher": "t", "transfer": ["a.txt", "b.conll"]}).distill.transfers == [
+        "a.txt", "b.conll"]
+    assert TrainConfig(distill={"teacher": "t"}).distill.transfers == []
     with pytest.raises(ConfigError, match="transfer needs a teacher"):
         TrainConfig(distill={"transfer": "texts.txt"})
     with pytest.raises(ConfigError, match="augment needs a teacher"):

@@ -3,7 +3,8 @@ import json
 import pytest
 
 from core.config import DataConfig
-from core.data import Examples, check_leakage, fingerprint, load_examples, load_file, split_examples
+from core.data import (Examples, check_leakage, fingerprint, load_examples, load_file, read_texts,
+                       split_examples)
 from core.errors import DataError
 from tests.conftest import write_csv
 
@@ -64,6 +65,8 @@ def test_fpb_and_conll_formats(tmp_path):
     ex = load_file(conll, DataConfig(), task="token_classification")
     assert ex.texts == [["EU", "rejects"], ["Peter"]] and ex.labels == [["I-ORG", "O"], ["I-PER"]]
     assert ex.origins == [(str(conll), 3), (str(conll), 6)]
+    # unlabelled (a distillation transfer file, `ftsuite predict --input`): a sentence per text
+    assert read_texts(conll) == [(3, "EU rejects", None, None), (6, "Peter", None, None)]
 
 
 def test_unknown_label_and_duplicates(tmp_path):

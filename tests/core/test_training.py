@@ -247,12 +247,17 @@ def test_an_ensemble_of_teachers_labels_a_transfer_file(tiny_base, sentiment_csv
     transfer = tmp_path / "transfer.txt"
     transfer.write_text(f"orders doubled at the plant\nthe lender wrote off its stake\n{test_text.upper()}\n"
                         "orders doubled at the plant\n", encoding="utf-8")
+    # a second file, in CoNLL: its sentences are read as texts and its tags ignored
+    conll = tmp_path / "news.conll"
+    conll.write_text("-DOCSTART- -X- O\n\norders NNS O\ndoubled VBD O\nat IN O\nthe DT O\nplant NN O\n\n"
+                     "Acme NNP B-ORG\ncut VBD O\nits PRP O\nforecast NN O\n", encoding="utf-8")
     config = tiny_config(sentiment_csv, tiny_base, max_steps=2,
-                         distill={"teacher": [str(first.path), str(second.path)], "transfer": str(transfer)})
+                         distill={"teacher": [str(first.path), str(second.path)],
+                                  "transfer": [str(transfer), str(conll)]})
     student = train_model(config, output=tmp_path / "student")
-    # the test sentence (in other case) and the repeat are dropped: two transfer rows remain
-    assert student["training"]["distill"] == {"teachers": [str(first.path), str(second.path)], "transfer_rows": 2}
-    assert "unlabelled transfer texts: 2" in (student.path / "README.md").read_text()
+    # the test sentence (in other case) and the repeats, within and across files, are dropped
+    assert student["training"]["distill"] == {"teachers": [str(first.path), str(second.path)], "transfer_rows": 3}
+    assert "unlabelled transfer texts: 3" in (student.path / "README.md").read_text()
     # the ensemble's target is the mean of the teachers' probabilities
     texts = Examples(texts=["orders doubled at the plant"], labels=[None])
     labels = student["labels"]
