@@ -238,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="predict texts; one JSON object per input line")
     p.add_argument("artifact")
     p.add_argument("texts", nargs="*", help="texts to predict")
-    p.add_argument("--input", help="file: one text per line, JSONL / CSV with a 'text' field, or a CoNLL file (a sentence per text)")
+    p.add_argument("--input", help="file: one text per line, JSONL / CSV with a 'text' field, "
+                                   "or a CoNLL file (a sentence per text)")
     p.add_argument("--pair", help="second text for every input (pair scoring)")
     p.add_argument("--batch-size", type=int, default=32)
     _inference_options(p)

@@ -193,10 +193,11 @@ class DistillConfig:
     Several teachers act as one ensemble: their probabilities are averaged. ``transfer`` names files of
     unlabelled texts (one per line, JSONL / CSV with a ``text`` field, or CoNLL sentences) that the
     teachers label for the student; those rows carry only the teacher term, and repeats and texts
-    already in the data (above all validation and test texts) are dropped. ``augment`` = N adds N perturbed copies of each
-    training text (words dropped, swapped or replaced by words of other training texts), also labelled
-    by the teachers only: more points near the teacher's decision boundary, from the training data's
-    own domain (the augmentation of TinyBERT, Jiao et al. 2020, without its MLM substitutions).
+    already in the data (above all validation and test texts) are dropped. ``augment`` = N adds N
+    perturbed copies of each training text (words dropped, swapped or replaced by words of other
+    training texts), also labelled by the teachers only: more points near the teacher's decision
+    boundary, from the training data's own domain (the augmentation of TinyBERT, Jiao et al. 2020,
+    without its MLM substitutions).
     """
 
     teacher: Any = field(default="", metadata={"help": "teacher artifact folder, or a list of them (an "

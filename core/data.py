@@ -147,20 +147,14 @@ def read_lines(path: Path, encoding: str) -> list[str]:
 def read_texts(path: Path) -> list[tuple[int, str | None, str | None, str | None]]:
     """``(line, text, pair, error)`` per input line: plain text, JSONL or CSV with a ``text`` field; or
     per sentence of a CoNLL file (its tokens joined by spaces, numbered by its first line)."""
+    if _is_conll(path):
+        sentences = _read_conll(path, DataConfig())
+        return [(line, " ".join(tokens), None, None)
+                for tokens, (_, line) in zip(sentences.texts, sentences.origins)]
     lines = read_lines(path, "utf-8")
     suffix = path.suffix.lower()
     rows = []
-    if _is_conll(path):
-        tokens, start = [], 0
-        for number, line in enumerate(lines + ["\n"], start=1):
-            parts = line.split()
-            if parts and parts[0] != "-DOCSTART-":
-                start = start if tokens else number
-                tokens.append(parts[0])
-            elif tokens:
-                rows.append((start, " ".join(tokens), None, None))
-                tokens = []
-    elif suffix in (".jsonl", ".ndjson"):
+    if suffix in (".jsonl", ".ndjson"):
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
