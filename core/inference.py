@@ -19,7 +19,8 @@ from .artifacts import read_manifest
 from .errors import ConfigError, DataError, ModelNotFoundError, SuiteError
 from .tasks import get_task
 
-__all__ = ["Predictor", "TorchPredictor", "OnnxPredictor", "load_predictor", "onnx_providers", "ONNX_FILES"]
+__all__ = ["Predictor", "TorchPredictor", "OnnxPredictor", "CascadePredictor", "load_predictor", "onnx_providers",
+           "ONNX_FILES"]
 
 log = logging.getLogger("ftsuite.inference")
 
@@ -310,3 +311,48 @@ def load_predictor(artifact: str | os.PathLike, backend: str = "auto", device: s
     if backend == "onnx":
         return OnnxPredictor(artifact, manifest, device=device, precision=precision, threads=threads)
     raise ConfigError(f"backend={backend!r}; expected auto, torch or onnx")
+
+
+class CascadePredictor:
+    """A fast text classifier that hands the texts it is unsure of to a stronger, slower one.
+
+    ``first`` predicts every text; a text whose top probability is below ``defer_below`` is
+    predicted again by ``second``, whose answer is kept and marked ``deferred: True``. With a
+    distilled student and its teacher, the share deferred sets the trade-off between the student's
+    speed and the teacher's accuracy (0 = the student alone, 1 = the teacher alone).
+    """
+
+    def __init__(self, first: Predictor, second: Predictor, defer_below: float):
+        for predictor in (first, second):
+            if predictor.task != "text_classification":
+                raise ConfigError(f"{predictor.artifact} is a {predictor.task} model; a cascade needs two "
+                                  "text-classification models")
+        if sorted(first.labels) != sorted(second.labels):
+            raise ConfigError(f"{first.artifact} has labels {first.labels} but {second.artifact} has "
+                              f"{second.labels}; a cascade needs the same labels in both")
+        if not 0.0 <= defer_below <= 1.0:
+            raise ConfigError(f"defer_below = {defer_below}; give a probability between 0 and 1")
+        self.first, self.second, self.defer_below = first, second, float(defer_below)
+        self.task, self.labels, self.artifact = first.task, first.labels, first.artifact
+        self.backend = first.backend if first.backend == second.backend else f"{first.backend}+{second.backend}"
+        self.deferred = 0  # texts handed to ``second`` so far, against ``seen``
+        self.seen = 0
+
+    def describe(self) -> dict:
+        return {**self.first.describe(), "backend": self.backend, "then": self.second.describe(),
+                "defer_below": self.defer_below}
+
+    def predict(self, texts, pairs=None, batch_size: int = 32) -> list[dict]:
+        results = self.first.predict(texts, pairs, batch_size=batch_size)
+        unsure = [i for i, r in enumerate(results) if max(r["scores"].values()) < self.defer_below]
+        if unsure:
+            texts = Predictor._check_inputs(texts, "texts")
+            pairs = None if pairs is None else list(pairs)
+            again = self.second.predict([texts[i] for i in unsure],
+                                        None if pairs is None else [pairs[i] for i in unsure],
+                                        batch_size=batch_size)
+            for i, result in zip(unsure, again):
+                results[i] = {**result, "deferred": True}
+        self.seen += len(results)
+        self.deferred += len(unsure)
+        return results

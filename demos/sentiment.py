@@ -57,7 +57,8 @@ def _items_html(rows: list[dict]) -> str:
         out.append(
             f"<tr style='background:{colour};border-bottom:1px solid #ddd'><td>{_fmt(r['published'])}</td>"
             f"<td>{html.escape(r['title'])}<br><small>{html.escape(r.get('source') or '')}</small></td>"
-            f"<td align=center>{html.escape(score)}</td><td>{html.escape(r.get('entities') or '')}</td>"
+            f"<td align=center>{html.escape(score)}{'<br><small>by the fallback model</small>' if r.get('deferred') else ''}"
+            f"</td><td>{html.escape(r.get('entities') or '')}</td>"
             f"<td>{html.escape(r.get('topics') or '')}</td></tr>")
     out.append("</table></div>")
     return "".join(out)
@@ -116,7 +117,7 @@ def build_demo(monitor: Monitor) -> gr.Blocks:
             entities = [e for e, _ in store.entities(watchlist_only=True)]
             status = (f"**{store.count('items')} items** stored, model `{monitor.model_id}` "
                       f"({monitor.sentiment.describe()['backend']}, {monitor.sentiment.describe()['provider']}); "
-                      f"NER: {monitor.ner_status}")
+                      f"sentiment: {monitor.sentiment_status}; NER: {monitor.ner_status}")
             rules = "\n".join(f"- {r.describe()}" for r in monitor.config.rule_list) or "- no rules configured"
             first = entities[0] if entities else None
             firing = [a["scope_key"] for a in store.alerts() if a["scope"] == "entity"]

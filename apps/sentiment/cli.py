@@ -53,7 +53,7 @@ def run_command(args) -> int:
             for alert in report.alerts_fired:
                 print(f"  ALERT {alert['rule']} {alert['scope_key']} at {alert['at']:%Y-%m-%d %H:%M} "
                       f"(value {alert['value']:.2f})")
-            print(f"NER: {monitor.ner_status}")
+            print(f"sentiment: {monitor.sentiment_status}; NER: {monitor.ner_status}")
         elif args.action == "run":
             stop = threading.Event()
             signal.signal(signal.SIGINT, lambda *_: stop.set())

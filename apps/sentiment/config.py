@@ -26,6 +26,16 @@ class MonitorConfig:
         metadata={"help": "text-classification artifact with positive / negative labels; of a|b the first built "
                           "is used: the distilled news model (configs/sentiment-news-distilled.toml), else the "
                           "plain news model (configs/sentiment-news.toml), else the main job's"})
+    sentiment_fallback: str = field(
+        default="", metadata={"help": "a stronger sentiment artifact (e.g. the mpnet teacher of the distilled "
+                                      "model) that re-scores the headlines sentiment_model is unsure of; "
+                                      "empty or not built = off"})
+    defer_below: float = field(default=0.0, metadata={
+        "help": "hand a headline to sentiment_fallback when sentiment_model's top probability is below this "
+                "(benchmarks/cascade.py picks it on validation data for a share of deferred headlines)"})
+    fallback_precision: str = field(default="fp32", metadata={
+        "help": "graph of sentiment_fallback: fp32 answers a headline the same whatever else is in its batch; "
+                "an int8 mpnet changed 10% of FPB labels with its batch mates (BENCHMARKS.md)"})
     ner_model: str = field(default="${FTSUITE_HOME}/artifacts/ner-conll2003",
                            metadata={"help": "token-classification artifact; missing = NER off"})
     embedder: str = field(default="minilm", metadata={"help": "base name or sentence-embedding artifact"})
@@ -50,6 +60,13 @@ class MonitorConfig:
             raise ConfigError(f"read = {self.read!r}; expected title or title_summary")
         if not 0.0 < self.topic_threshold < 1.0:
             raise ConfigError("topic_threshold must be between 0 and 1")
+        if not 0.0 <= self.defer_below <= 1.0:
+            raise ConfigError(f"defer_below = {self.defer_below}; give a probability between 0 and 1")
+        if self.sentiment_fallback and self.defer_below == 0.0:
+            raise ConfigError("sentiment_fallback is set but defer_below is 0, so nothing would be handed to it. "
+                              "Fix: set defer_below (benchmarks/cascade.py suggests one), or drop the fallback")
+        if self.fallback_precision not in ("auto", "fp32", "int8", "fp16"):
+            raise ConfigError(f"fallback_precision = {self.fallback_precision!r}; expected auto, fp32, int8 or fp16")
         if self.batch_size < 1:
             raise ConfigError("batch_size must be >= 1")
         for topic, examples in self.topics.items():

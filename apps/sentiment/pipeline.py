@@ -19,7 +19,7 @@ import numpy as np
 from core.artifacts import read_manifest
 from core.embedding import Embedder, base_embedder_artifact
 from core.errors import ConfigError, ModelNotFoundError
-from core.inference import load_predictor
+from core.inference import CascadePredictor, load_predictor
 
 from .config import MonitorConfig
 from .entities import EntityExtractor, Mention, Watchlist
@@ -118,6 +118,7 @@ class Monitor:
         self.notifiers: list[Notifier] = []
         self.model_id = ""
         self.ner_status = "not loaded"
+        self.sentiment_status = "not loaded"
         self._pool = None
 
     # ------------------------------------------------------------------ set-up
@@ -137,6 +138,16 @@ class Monitor:
         threads = max(1, (os.cpu_count() or 1) // (3 if has_ner else 2)) if cfg.parallel else None
         self.sentiment = load_predictor(artifact, backend=cfg.backend, threads=threads)
         self.model_id = f"{manifest['name']}@{manifest['created_at']}"
+        fallback = cfg.artifact(cfg.sentiment_fallback) if cfg.sentiment_fallback else None
+        if fallback is not None and (fallback / "manifest.json").is_file():
+            second = load_predictor(fallback, backend=cfg.backend, threads=threads, precision=cfg.fallback_precision)
+            self.sentiment = CascadePredictor(self.sentiment, second, cfg.defer_below)
+            # a score records both models and the threshold: changing any of them is a new model to rescore
+            self.model_id += f">{second.manifest['name']}@{second.manifest['created_at']}<{cfg.defer_below:g}"
+            self.sentiment_status = f"{manifest['name']}, unsure headlines (p < {cfg.defer_below:g}) to {fallback.name}"
+        else:
+            self.sentiment_status = manifest["name"] + (f" (fallback off: nothing built at {fallback})"
+                                                        if fallback is not None else "")
         watchlist = Watchlist.from_csv(cfg.path(cfg.watchlist)) if cfg.watchlist else Watchlist([])
         ner = None
         if has_ner:

@@ -46,6 +46,10 @@ MIGRATIONS = [
     """
     CREATE TABLE files_seen (path TEXT PRIMARY KEY, size INTEGER, mtime REAL, read_at REAL);
     """,
+    # 3: which scores a cascade's stronger model made (its first model was unsure of the headline)
+    """
+    ALTER TABLE scores ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -126,9 +130,9 @@ class Store:
 
     def _put_score(self, uid: str, model: str, sentiment: dict, now: float) -> None:
         p = sentiment["scores"]
-        self.db.execute("INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?,?)",
+        self.db.execute("INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?,?,?)",
                         (uid, model, sentiment["label"], p.get("negative"), p.get("neutral"), p.get("positive"),
-                         sentiment["score"], now))
+                         sentiment["score"], now, int(sentiment.get("deferred", False))))
 
     def put_scores(self, model: str, scored: list[tuple[str, dict]]) -> None:
         now = dt.datetime.now(dt.timezone.utc).timestamp()
@@ -151,7 +155,7 @@ class Store:
             where = "AND i.uid IN (SELECT item_uid FROM mentions WHERE entity=?)"
             args.append(entity)
         rows = self.db.execute(
-            f"SELECT i.*, s.label, s.score, "
+            f"SELECT i.*, s.label, s.score, s.deferred, "
             f"(SELECT group_concat(entity, ', ') FROM mentions m WHERE m.item_uid=i.uid) AS entities, "
             f"(SELECT group_concat(topic, ', ') FROM topics t WHERE t.item_uid=i.uid) AS topics "
             f"FROM items i LEFT JOIN scores s ON s.item_uid=i.uid AND s.model=? WHERE 1=1 {where} "

@@ -87,3 +87,37 @@ def test_bad_inputs(exported):
         pair.predict(["a question"])
     with pytest.raises(DataError, match="1 texts but 2 pairs"):
         pair.predict(["a question"], ["one", "two"])
+
+
+def test_cascade_hands_unsure_texts_to_the_second_model(exported):
+    from core.errors import ConfigError
+    from core.inference import CascadePredictor, load_predictor
+
+    artifact = exported("text_classification")[0]
+    first = load_predictor(artifact, backend="onnx", device="cpu", precision="int8")
+    second = load_predictor(artifact, backend="torch", device="cpu")
+    texts = ["profit rose", "profit fell", "sales grew in the north region", "the order was lost",
+             "dividend raised", "outlook cut", "shares jumped", "costs went up"]
+    alone, strong = first.predict(texts), second.predict(texts)
+    tops = [max(r["scores"].values()) for r in alone]
+    middle = sorted(tops)[len(tops) // 2]
+
+    cascade = CascadePredictor(first, second, defer_below=middle)
+    got = cascade.predict(texts)
+    for result, own, better, top in zip(got, alone, strong, tops):
+        if top < middle:  # unsure: the second model's answer, marked
+            assert result["deferred"] is True and result["scores"] == better["scores"]
+        else:
+            assert "deferred" not in result and result["scores"] == own["scores"]
+    assert cascade.deferred == sum(top < middle for top in tops) > 0 and cascade.seen == len(texts)
+    assert CascadePredictor(first, second, 0.0).predict(texts) == alone
+    assert [r["label"] for r in CascadePredictor(first, second, 1.0).predict(texts)] == [r["label"] for r in strong]
+    assert cascade.describe()["then"]["backend"] == "torch" and cascade.backend == "onnx+torch"
+
+    with pytest.raises(ConfigError, match="two text-classification models"):
+        CascadePredictor(first, load_predictor(exported("pair_scoring")[0], backend="onnx", device="cpu"), 0.5)
+    with pytest.raises(ConfigError, match="between 0 and 1"):
+        CascadePredictor(first, second, 1.5)
+    second.labels = ["up", "down"]
+    with pytest.raises(ConfigError, match="the same labels"):
+        CascadePredictor(first, second, 0.5)

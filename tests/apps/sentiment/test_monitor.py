@@ -200,3 +200,61 @@ def test_parallel_and_sequential_pipelines_store_the_same(monitor_config, tmp_pa
         assert (monitor._pool is not None) == parallel
         monitor.close()
     assert outcomes[0] == outcomes[1] and outcomes[0][0] == 32
+
+
+def test_a_fallback_model_rescores_unsure_headlines_and_the_store_says_which(monitor_config, tmp_path,
+                                                                            tiny_sentiment):
+    import dataclasses
+    import sqlite3
+
+    from core.errors import ConfigError
+
+    entries = [(1, 9, f"Acme {GOOD[0]} this week"), (1, 10, f"Borealis {BAD[1]} this week"),
+               (1, 11, "Acme held its meeting")]
+    plain = Monitor(monitor_config)
+    plain.ingest([str(feed(tmp_path / "f.jsonl", entries))])
+    tops = {r["title"]: r["score"] for r in plain.store.latest(plain.model_id)}
+    plain.close()
+
+    missing = dataclasses.replace(monitor_config, sentiment_fallback=str(tmp_path / "not-built"), defer_below=0.9)
+    monitor = Monitor(missing).warm_up()
+    assert "fallback off" in monitor.sentiment_status and ">" not in monitor.model_id
+    monitor.close()
+
+    # the same model as its own fallback, with every headline under the threshold: all deferred
+    cascade = dataclasses.replace(monitor_config, sentiment_fallback=str(tiny_sentiment), defer_below=1.0)
+    monitor = Monitor(cascade)
+    assert monitor.rescore() == 3  # a new model id: the scores of the cascade are stored beside the old ones
+    assert ">tiny@" in monitor.model_id and monitor.model_id.endswith("<1")
+    rows = monitor.store.latest(monitor.model_id)
+    assert all(r["deferred"] == 1 for r in rows) and {r["title"]: r["score"] for r in rows} == tops
+    monitor.close()
+    db = sqlite3.connect(monitor_config.path(monitor_config.database))
+    assert db.execute("SELECT COUNT(*) FROM scores WHERE deferred=0").fetchone()[0] == 3  # the first model's
+
+    with pytest.raises(ConfigError, match="defer_below is 0"):
+        dataclasses.replace(monitor_config, sentiment_fallback=str(tiny_sentiment), defer_below=0.0)
+    with pytest.raises(ConfigError, match="between 0 and 1"):
+        dataclasses.replace(monitor_config, defer_below=2.0)
+
+
+def test_a_database_of_schema_2_is_migrated_without_losing_scores(tmp_path):
+    import sqlite3
+
+    from apps.sentiment.store import MIGRATIONS, SCHEMA_VERSION, Store
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    for script in MIGRATIONS[:2]:
+        db.executescript(script)
+    db.execute("INSERT INTO meta VALUES ('schema_version', '2')")
+    db.execute("INSERT INTO items VALUES ('u1', 'Acme profit rose', '', 1.0, 'wire', '', 'f', 1.0)")
+    db.execute("INSERT INTO scores VALUES ('u1', 'old@1', 'positive', 0.1, 0.1, 0.8, 0.7, 1.0)")
+    db.commit()
+    db.close()
+    store = Store(path)
+    assert store.schema_version() == SCHEMA_VERSION == 3
+    row = store.latest("old@1")[0]
+    assert row["score"] == 0.7 and row["deferred"] == 0  # the old score is kept, made by a single model
+    store.close()
