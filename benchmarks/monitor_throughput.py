@@ -10,7 +10,7 @@
 3. The sample month through the shipped rules: which alerts fire (only the scripted burst should).
 
     .venv/bin/python benchmarks/monitor_throughput.py [--copies 10] [--backend onnx|torch] [--ner-model ARTIFACT ...]
-        [--sentiment-model ARTIFACT ...]
+        [--sentiment-model ARTIFACT ...] [--cascade FALLBACK=DEFER_BELOW ...]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 
 def one_run(feed: str, backend: str, parallel: bool, database: str, ner: bool, ner_model: str = "",
-            sentiment_model: str = "") -> dict:
+            sentiment_model: str = "", cascade: str = "") -> dict:
     """Ingest ``feed`` once (after a warm-up) and time it; runs in its own process."""
     from apps.sentiment import Monitor, load_monitor_config
 
@@ -43,14 +43,21 @@ def one_run(feed: str, backend: str, parallel: bool, database: str, ner: bool, n
         overrides["ner_model"] = ner_model
     if sentiment_model:
         overrides["sentiment_model"] = sentiment_model
+    if cascade:
+        fallback, _, below = cascade.rpartition("=")
+        overrides.update(sentiment_fallback=fallback, defer_below=float(below))
     config = load_monitor_config(REPO / "configs/monitor-sample.toml", overrides)
     monitor = Monitor(config).warm_up()
     monitor.ingest([str(REPO / "data/samples/feed.xml")])  # warm the graphs before the clock starts
+    if hasattr(monitor.sentiment, "deferred"):
+        monitor.sentiment.deferred = monitor.sentiment.seen = 0
     started = time.perf_counter()
     report = monitor.ingest([feed])
     seconds = time.perf_counter() - started
     monitor.close()
+    deferred = getattr(monitor.sentiment, "deferred", None)  # a cascade: the share its fallback scored
     return {"items": report.read, "seconds": seconds, "items_per_s": report.read / seconds,
+            "deferred_share": deferred / monitor.sentiment.seen if deferred is not None else None,
             "alerts_fired": len(report.alerts_fired), "sentiment": monitor.sentiment.describe(),
             "ner": monitor.ner_status}
 
@@ -69,12 +76,16 @@ def main() -> int:
     parser.add_argument("--sentiment-model", action="append", default=[],
                         help="a sentiment artifact to run the parallel pipeline with, instead of the configured "
                              "one (more than once to compare models in the same run)")
+    parser.add_argument("--cascade", action="append", default=[], metavar="FALLBACK=DEFER_BELOW",
+                        help="run the parallel pipeline with this sentiment_fallback and defer_below (more than "
+                             "once to compare thresholds in the same run)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.one:
         print(json.dumps(one_run(args.one, args.backend, args.parallel == "true", args.db, args.ner == "true",
                                  args.ner_model[0] if args.ner_model else "",
-                                 args.sentiment_model[0] if args.sentiment_model else "")))
+                                 args.sentiment_model[0] if args.sentiment_model else "",
+                                 args.cascade[0] if args.cascade else "")))
         return 0
     from apps.sentiment import Monitor, load_monitor_config
 
@@ -93,29 +104,36 @@ def main() -> int:
     base = load_monitor_config(REPO / "configs/monitor-sample.toml")
     ner_path = base.artifact(base.ner_model) if base.ner_model else None
     ner_built = bool(ner_path and (ner_path / "manifest.json").is_file())
-    variants = {"sequential": (False, True, "", ""), "parallel": (True, True, "", "")}
+    variants = {"sequential": (False, True, "", "", ""), "parallel": (True, True, "", "", "")}
     for model in args.ner_model:  # absolute: the monitor config resolves relative paths from configs/
-        variants[f"parallel, NER {model}"] = (True, True, str(Path(model).resolve()), "")
+        variants[f"parallel, NER {model}"] = (True, True, str(Path(model).resolve()), "", "")
     for model in args.sentiment_model:
-        variants[f"parallel, sentiment {model}"] = (True, True, "", str(Path(model).resolve()))
+        variants[f"parallel, sentiment {model}"] = (True, True, "", str(Path(model).resolve()), "")
+    for cascade in args.cascade:
+        fallback, _, below = cascade.rpartition("=")
+        variants[f"parallel, fallback {fallback} below {below}"] = (True, True, "", "",
+                                                                   f"{Path(fallback).resolve()}={below}")
     if ner_built or args.ner_model:
-        variants["parallel, NER off"] = (True, False, "", "")
-    throughput, seconds_by, ner_status, sentiment_by = {}, {}, {}, {}
+        variants["parallel, NER off"] = (True, False, "", "", "")
+    throughput, seconds_by, ner_status, sentiment_by, deferred_by = {}, {}, {}, {}, {}
     for rnd in range(2):
-        for n, (key, (parallel, ner, model, sentiment)) in enumerate(variants.items()):
+        for n, (key, (parallel, ner, model, sentiment, cascade)) in enumerate(variants.items()):
             out = subprocess.run([sys.executable, __file__, "--one", str(feed), "--backend", args.backend,
                                   "--parallel", str(parallel).lower(), "--ner", str(ner).lower(),
                                   *(["--ner-model", model] if model else []),
                                   *(["--sentiment-model", sentiment] if sentiment else []),
+                                  *(["--cascade", cascade] if cascade else []),
                                   "--db", str(tmp / f"t-{n}-{rnd}.db")],
                                  check=True, capture_output=True, text=True).stdout
             run = json.loads(out.strip().splitlines()[-1])
             throughput[key] = max(throughput.get(key, 0.0), run["items_per_s"])  # best of two rounds
             seconds_by[key] = min(seconds_by.get(key, 1e9), run["seconds"])
             ner_status[key] = run["ner"]
-            if not sentiment:
+            if not sentiment and not cascade:
                 describe, items = run["sentiment"], run["items"]
             sentiment_by[key] = run["sentiment"]["artifact"]
+            if run["deferred_share"] is not None:
+                deferred_by[key] = round(run["deferred_share"], 4)
             print(f"round {rnd} {key}: {run['items_per_s']:.1f} items/s (NER {run['ner']})", flush=True)
 
     # 2. arrival to alert in run mode
@@ -164,7 +182,7 @@ def main() -> int:
         "items_per_s_by_variant": {k: round(v, 1) for k, v in throughput.items()},
         "arrival_to_alert_s": round(latency, 2) if latency else None,
         "poll_interval_s": 1.0, "sample_month_alerts": fired, "sentiment": describe,
-        "ner": ner_status, "sentiment_by_variant": sentiment_by,
+        "ner": ner_status, "sentiment_by_variant": sentiment_by, "deferred_share_by_variant": deferred_by,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d"),
     }
     print(json.dumps(result, indent=2))

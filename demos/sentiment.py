@@ -165,6 +165,8 @@ def build_demo(monitor: Monitor) -> gr.Blocks:
         topics = ", ".join(f"{html.escape(k)} ({v:.2f})" for k, v in result["topics"].items()) or "none"
         colour = _COLOURS.get(s["label"], "#fff")
         truncated = " (cut at the model's maximum length)" if s.get("truncated") else ""
+        if s.get("deferred"):
+            truncated += " (the first model was unsure: scored by the fallback model)"
         return (f"<div style='background:{colour};padding:8px;border-radius:6px'><b>{html.escape(s['label'])}</b> "
                 f"score {s['score']:+.2f}{truncated}<br>probabilities: {probs}<br>entities: {entities}<br>"
                 f"topics: {topics}</div>")

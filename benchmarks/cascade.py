@@ -1,0 +1,106 @@
+"""A fast sentiment model that hands its unsure texts to a stronger one: accuracy against the share deferred.
+
+Both models score the recipe's validation part and the four FPB test parts once. For each share of
+texts to defer, ``defer_below`` is read off the validation part (the share-quantile of the fast
+model's top probability), then applied unchanged to every test part: the test parts choose nothing.
+The chosen row is checked against a real :class:`core.inference.CascadePredictor` run on FPB 50Agree.
+
+    FTSUITE_DATA=../shared/data .venv/bin/python benchmarks/cascade.py configs/sentiment-news.toml \\
+        .ftsuite/artifacts/sentiment-news-distilled .ftsuite/artifacts/sentiment-news-mpnet [--shares 0.1,0.2,0.3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def probabilities(predictor, texts: list[str], labels: list[str]) -> np.ndarray:
+    return np.array([[p["scores"][l] for l in labels] for p in predictor.predict(texts, batch_size=64)])
+
+
+def cascade_accuracy(fast: np.ndarray, strong: np.ndarray, gold: np.ndarray, below: float) -> tuple[float, float]:
+    """Accuracy and deferred share of the cascade, from both models' probabilities."""
+    unsure = fast.max(1) < below
+    predicted = np.where(unsure, strong.argmax(1), fast.argmax(1))
+    return float((predicted == gold).mean()), float(unsure.mean())
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("config", help="the recipe both models were trained on (its validation part picks the thresholds)")
+    parser.add_argument("fast")
+    parser.add_argument("strong")
+    parser.add_argument("--shares", default="0.1,0.15,0.2,0.25,0.3,0.35,0.4")
+    parser.add_argument("--check", type=float, default=0.25, help="the share whose cascade is also run for real")
+    parser.add_argument("--backend", default="onnx")
+    parser.add_argument("--strong-precision", default="auto",
+                        help="graph of the strong model (fp32: its answers do not depend on its batch mates)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("FTSUITE_DATA", str(REPO.parent / "shared" / "data"))
+    from benchmarks.sentiment_news import fpb_test_parts
+    from core.config import load_config
+    from core.data import load_examples
+    from core.inference import CascadePredictor, load_predictor
+
+    config = load_config(args.config)
+    splits, _ = load_examples(config.data, config.task, resolve=config.path)
+    parts = {"validation": splits["validation"], **{f"FPB {k} test": v for k, v in fpb_test_parts().items()}}
+    fast = load_predictor(args.fast, backend=args.backend, device="cpu")
+    strong = load_predictor(args.strong, backend=args.backend, device="cpu",
+                            precision=args.strong_precision if args.backend == "onnx" else "auto")
+    labels = fast.labels
+    probs = {}
+    for name, examples in parts.items():
+        gold = np.array([labels.index(l) for l in examples.labels])
+        probs[name] = (probabilities(fast, examples.texts, labels), probabilities(strong, examples.texts, labels), gold)
+
+    shares = [float(s) for s in args.shares.split(",")]
+    tops = probs["validation"][0].max(1)
+    rows = [{"share": 0.0, "defer_below": 0.0}] + [
+        {"share": s, "defer_below": round(float(np.quantile(tops, s)), 4)} for s in shares] + [
+        {"share": 1.0, "defer_below": 1.0}]
+    header = " | ".join(f"{name} acc (deferred)" for name in parts)
+    print(f"fast {args.fast} ({fast.describe()['precision']}), strong {args.strong} ({strong.describe()['precision']})")
+    print(f"| share asked (validation) | defer_below | {header} |\n|---|---:|" + "---:|" * len(parts))
+    for row in rows:
+        row["parts"] = {}
+        for name, (f, s, gold) in probs.items():
+            below = 1.01 if row["share"] == 1.0 else row["defer_below"]  # 1.0: the strong model alone
+            accuracy, deferred = cascade_accuracy(f, s, gold, below)
+            row["parts"][name] = {"accuracy": round(accuracy, 4), "deferred": round(deferred, 4)}
+        cells = " | ".join(f"{v['accuracy']:.4f} ({v['deferred']:.0%})" for v in row["parts"].values())
+        print(f"| {row['share']:.2f} | {row['defer_below']:.4f} | {cells} |")
+
+    # the offline sum above is what CascadePredictor does: check one row against the real thing
+    check = min(rows[1:-1], key=lambda r: abs(r["share"] - args.check))
+    cascade = CascadePredictor(fast, strong, check["defer_below"])
+    test = parts["FPB 50Agree test"]
+    predicted = [p["label"] for p in cascade.predict(test.texts, batch_size=64)]
+    f, s, _ = probs["FPB 50Agree test"]
+    offline = np.where(f.max(1) < check["defer_below"], s.argmax(1), f.argmax(1))
+    differ = sum(p != labels[o] for p, o in zip(predicted, offline))
+    real = float(np.mean([p == g for p, g in zip(predicted, test.labels)]))
+    print(f"CascadePredictor on FPB 50Agree test at defer_below {check['defer_below']}: accuracy {real:.4f}, "
+          f"{cascade.deferred} of {cascade.seen} deferred; {differ} labels differ from the offline sum")
+    # an int8 strong model answers a text differently in other batch mates (benchmarks/batch_effect.py)
+    if differ and strong.describe()["precision"] != "int8":
+        raise SystemExit("the real cascade disagrees with the offline sum")
+    with open(REPO / "benchmarks" / "results" / "cascade.jsonl", "a") as handle:
+        handle.write(json.dumps({"config": args.config, "fast": args.fast, "strong": args.strong,
+                                 "backend": args.backend, "strong_precision": strong.describe()["precision"],
+                                 "rows": rows, "real_check": {"defer_below": check["defer_below"],
+                                                              "accuracy": round(real, 4), "differ": differ}}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
