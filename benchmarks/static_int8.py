@@ -36,6 +36,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--config", required=True, help="its recipe: the calibration texts come from its training split")
     parser.add_argument("--calibration", type=int, default=400)
     args = parser.parse_args(argv)
+    args.artifact = str(Path(args.artifact).resolve())
+    here = Path.cwd()
     os.environ.setdefault("FTSUITE_DATA", str(REPO.parent / "shared" / "data"))
     import onnx
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
@@ -73,6 +75,7 @@ def main(argv: list[str]) -> int:
             encoded = tokenizer(text, truncation=True, max_length=128, return_tensors="np")
             return {k: v.astype(np.int64) for k, v in encoded.items() if k in inputs}
 
+    os.chdir(work)  # the quantizer writes its scratch files (shape inference, external data) into the cwd
     pre = work / "pre.onnx"
     quant_pre_process(str(plain / "onnx" / "model.onnx"), str(pre), skip_symbolic_shape=True)
     variants = {}
@@ -89,6 +92,7 @@ def main(argv: list[str]) -> int:
                   "dynamic int8 (served, fused)": load_predictor(args.artifact, backend="onnx", device="cpu", precision="int8", threads=1),
                   **variants}
 
+    os.chdir(here)
     test = fpb_test_parts()["50Agree"]
     best = {name: float("inf") for name in predictors}
     for _ in range(3):  # in turn, best of three: the machine is shared
