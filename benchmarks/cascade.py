@@ -27,10 +27,15 @@ def probabilities(predictor, texts: list[str], labels: list[str]) -> np.ndarray:
     return np.array([[p["scores"][l] for l in labels] for p in predictor.predict(texts, batch_size=64)])
 
 
-def cascade_accuracy(fast: np.ndarray, strong: np.ndarray, gold: np.ndarray, below: float) -> tuple[float, float]:
-    """Accuracy and deferred share of the cascade, from both models' probabilities."""
+def cascade_labels(fast: np.ndarray, strong: np.ndarray, below: float) -> tuple[np.ndarray, np.ndarray]:
+    """The cascade's label indices and which texts it handed on, from both models' probabilities."""
     unsure = fast.max(1) < below
-    predicted = np.where(unsure, strong.argmax(1), fast.argmax(1))
+    return np.where(unsure, strong.argmax(1), fast.argmax(1)), unsure
+
+
+def cascade_accuracy(fast: np.ndarray, strong: np.ndarray, gold: np.ndarray, below: float) -> tuple[float, float]:
+    """Accuracy and deferred share of the cascade."""
+    predicted, unsure = cascade_labels(fast, strong, below)
     return float((predicted == gold).mean()), float(unsure.mean())
 
 
@@ -86,7 +91,7 @@ def main(argv: list[str]) -> int:
     test = parts["FPB 50Agree test"]
     predicted = [p["label"] for p in cascade.predict(test.texts, batch_size=64)]
     f, s, _ = probs["FPB 50Agree test"]
-    offline = np.where(f.max(1) < check["defer_below"], s.argmax(1), f.argmax(1))
+    offline, _ = cascade_labels(f, s, check["defer_below"])
     differ = sum(p != labels[o] for p, o in zip(predicted, offline))
     real = float(np.mean([p == g for p, g in zip(predicted, test.labels)]))
     print(f"CascadePredictor on FPB 50Agree test at defer_below {check['defer_below']}: accuracy {real:.4f}, "

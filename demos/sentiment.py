@@ -44,6 +44,9 @@ def _fmt(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M") if ts else ""
 
 
+_FALLBACK_MARK = "<br><small>by the fallback model</small>"
+
+
 def _items_html(rows: list[dict]) -> str:
     """The newest items as a table; every feed string is escaped (feeds are untrusted input)."""
     if not rows:
@@ -57,8 +60,8 @@ def _items_html(rows: list[dict]) -> str:
         out.append(
             f"<tr style='background:{colour};border-bottom:1px solid #ddd'><td>{_fmt(r['published'])}</td>"
             f"<td>{html.escape(r['title'])}<br><small>{html.escape(r.get('source') or '')}</small></td>"
-            f"<td align=center>{html.escape(score)}{'<br><small>by the fallback model</small>' if r.get('deferred') else ''}"
-            f"</td><td>{html.escape(r.get('entities') or '')}</td>"
+            f"<td align=center>{html.escape(score)}{_FALLBACK_MARK if r.get('deferred') else ''}</td>"
+            f"<td>{html.escape(r.get('entities') or '')}</td>"
             f"<td>{html.escape(r.get('topics') or '')}</td></tr>")
     out.append("</table></div>")
     return "".join(out)
@@ -164,11 +167,11 @@ def build_demo(monitor: Monitor) -> gr.Blocks:
         entities = ", ".join(html.escape(e["entity"]) for e in result["entities"]) or "none"
         topics = ", ".join(f"{html.escape(k)} ({v:.2f})" for k, v in result["topics"].items()) or "none"
         colour = _COLOURS.get(s["label"], "#fff")
-        truncated = " (cut at the model's maximum length)" if s.get("truncated") else ""
+        notes = " (cut at the model's maximum length)" if s.get("truncated") else ""
         if s.get("deferred"):
-            truncated += " (the first model was unsure: scored by the fallback model)"
+            notes += " (the first model was unsure: scored by the fallback model)"
         return (f"<div style='background:{colour};padding:8px;border-radius:6px'><b>{html.escape(s['label'])}</b> "
-                f"score {s['score']:+.2f}{truncated}<br>probabilities: {probs}<br>entities: {entities}<br>"
+                f"score {s['score']:+.2f}{notes}<br>probabilities: {probs}<br>entities: {entities}<br>"
                 f"topics: {topics}</div>")
 
     with gr.Blocks(title="ftsuite - news sentiment monitor") as demo:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from core.config import expand_path, first_artifact, from_dict, read_toml
 from core.errors import ConfigError
+from core.inference import ONNX_FILES
 
 from .notifiers import notifiers_from_config
 from .rules import parse_duration, rules_from_config
@@ -65,8 +66,9 @@ class MonitorConfig:
         if self.sentiment_fallback and self.defer_below == 0.0:
             raise ConfigError("sentiment_fallback is set but defer_below is 0, so nothing would be handed to it. "
                               "Fix: set defer_below (benchmarks/cascade.py suggests one), or drop the fallback")
-        if self.fallback_precision not in ("auto", "fp32", "int8", "fp16"):
-            raise ConfigError(f"fallback_precision = {self.fallback_precision!r}; expected auto, fp32, int8 or fp16")
+        if self.fallback_precision not in ("auto", *ONNX_FILES):
+            raise ConfigError(f"fallback_precision = {self.fallback_precision!r}; expected auto or one of "
+                              f"{', '.join(ONNX_FILES)}")
         if self.batch_size < 1:
             raise ConfigError("batch_size must be >= 1")
         for topic, examples in self.topics.items():
