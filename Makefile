@@ -43,8 +43,8 @@ models-full: models
 	$(FTSUITE) models fetch mpnet
 	@for name in $(TEACHERS); do \
 	  FTSUITE_DATA=$${FTSUITE_DATA:-../shared/data} $(FTSUITE) up --quiet configs/$$name.toml || exit 1; \
-	  test -f $(FTSUITE_HOME)/artifacts/$$name/onnx/model.onnx || \
-	  $(FTSUITE) export $(FTSUITE_HOME)/artifacts/$$name --quiet || exit 1; \
+	  grep -qs '"method": "static' $(FTSUITE_HOME)/artifacts/$$name/manifest.json || \
+	  FTSUITE_DATA=$${FTSUITE_DATA:-../shared/data} $(FTSUITE) export $(FTSUITE_HOME)/artifacts/$$name --int8 static --quiet || exit 1; \
 	done
 	@for name in $(FULL_MODELS); do \
 	  FTSUITE_DATA=$${FTSUITE_DATA:-../shared/data} $(FTSUITE) up --quiet configs/$$name.toml || exit 1; \

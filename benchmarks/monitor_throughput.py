@@ -10,7 +10,7 @@
 3. The sample month through the shipped rules: which alerts fire (only the scripted burst should).
 
     .venv/bin/python benchmarks/monitor_throughput.py [--copies 10] [--backend onnx|torch] [--ner-model ARTIFACT ...]
-        [--sentiment-model ARTIFACT ...] [--cascade FALLBACK=DEFER_BELOW ...]
+        [--sentiment-model ARTIFACT ...] [--cascade FALLBACK=DEFER_BELOW[:PRECISION] ...]
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def one_run(feed: str, backend: str, parallel: bool, database: str, ner: bool, n
         overrides["sentiment_model"] = sentiment_model
     if cascade:
         fallback, _, below = cascade.rpartition("=")
-        overrides.update(sentiment_fallback=fallback, defer_below=float(below))
+        below, _, precision = below.partition(":")
+        overrides.update(sentiment_fallback=fallback, defer_below=float(below), fallback_precision=precision or "fp32")
     config = load_monitor_config(REPO / "configs/monitor-sample.toml", overrides)
     monitor = Monitor(config).warm_up()
     monitor.ingest([str(REPO / "data/samples/feed.xml")])  # warm the graphs before the clock starts
@@ -76,9 +77,9 @@ def main() -> int:
     parser.add_argument("--sentiment-model", action="append", default=[],
                         help="a sentiment artifact to run the parallel pipeline with, instead of the configured "
                              "one (more than once to compare models in the same run)")
-    parser.add_argument("--cascade", action="append", default=[], metavar="FALLBACK=DEFER_BELOW",
-                        help="run the parallel pipeline with this sentiment_fallback and defer_below (more than "
-                             "once to compare thresholds in the same run)")
+    parser.add_argument("--cascade", action="append", default=[], metavar="FALLBACK=DEFER_BELOW[:PRECISION]",
+                        help="run the parallel pipeline with this sentiment_fallback, defer_below and "
+                             "fallback_precision (default fp32; more than once to compare in the same run)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.one:
@@ -111,7 +112,7 @@ def main() -> int:
         variants[f"parallel, sentiment {model}"] = (True, True, "", str(Path(model).resolve()), "")
     for cascade in args.cascade:
         fallback, _, below = cascade.rpartition("=")
-        variants[f"parallel, fallback {fallback} below {below}"] = (True, True, "", "",
+        variants[f"parallel, fallback {fallback} below {below.replace(':', ', ')}"] = (True, True, "", "",
                                                                    f"{Path(fallback).resolve()}={below}")
     if ner_built or args.ner_model:
         variants["parallel, NER off"] = (True, False, "", "", "")

@@ -64,7 +64,9 @@ def cmd_bench(args) -> int:
 def register(subparsers) -> None:
     p = subparsers.add_parser("export", help="export an artifact to validated ONNX graphs (fp32, --int8, --fp16)")
     p.add_argument("artifact", help="artifact folder written by 'ftsuite train'")
-    p.add_argument("--int8", action="store_true", help="also a dynamic int8 graph for the CPU")
+    p.add_argument("--int8", nargs="?", const="dynamic", choices=["dynamic", "static"], default=None,
+                   help="also an int8 graph for the CPU: dynamic (the default) or static (calibrated on the "
+                        "training texts: answers independent of the batch, needs the training data)")
     p.add_argument("--fp16", action="store_true", help="also an fp16 graph for the GPU (validated when CUDA works)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (14 to 20; default 17)")
     p.add_argument("--no-optimize", action="store_true", help="skip ONNX Runtime's transformer optimizer")

@@ -32,7 +32,8 @@ from core.errors import ExportMismatchError, ModelNotFoundError, SuiteError
 from core.inference import ONNX_FILES, TorchPredictor
 from core.tasks import get_task, uses_case_markers
 
-from .quantize import INT8_RECIPES, convert_fp16, quantize_int8
+from .quantize import (INT8_RECIPES, STATIC_INT8_RECIPES, convert_fp16, prepare_static, quantize_int8,
+                       quantize_static_int8)
 from .validate import (
     PRIMARY_METRIC,
     PROBE_TEXTS,
@@ -271,14 +272,20 @@ class _Reference:
         return _graph_entry(path, predictor.provider, comparison, tol, metrics, self.metrics, agreement)
 
 
-def export_artifact(artifact: str | Path, int8: bool = False, fp16: bool = False, opset: int = 17,
+INT8_METHODS = ("dynamic", "static")
+
+
+def export_artifact(artifact: str | Path, int8: bool | str = False, fp16: bool = False, opset: int = 17,
                     optimize: bool = True, limit: int = 256, metric_limit: int = 2000,
                     tolerances: dict[str, Tolerance] | None = None, report=None) -> dict:
     """Export an artifact to validated ONNX graphs in ``ARTIFACT/onnx/``; returns the manifest's
     new ``onnx`` entry. Raises :class:`ExportMismatchError` (and writes nothing) when a graph is
     over its tolerance.
 
-    ``limit`` caps the validation + test texts used for parity; ``metric_limit`` the test examples
+    ``int8``: ``True`` or ``"dynamic"`` for dynamic int8 (scales read from each batch at run time),
+    ``"static"`` for static int8 calibrated on up to 256 texts of the artifact's training split
+    (answers independent of the batch; needs the training data). ``limit`` caps the validation +
+    test texts used for parity; ``metric_limit`` the test examples
     scored per graph; ``tolerances`` overrides :data:`exports.validate.TOLERANCES` per precision;
     ``report`` is called with progress lines.
     """
@@ -292,6 +299,9 @@ def export_artifact(artifact: str | Path, int8: bool = False, fp16: bool = False
     kind = get_task(task)
     if not 14 <= int(opset) <= 20:
         raise SuiteError(f"--opset {opset}: use an opset between 14 and 20 (17 is the default)")
+    int8 = "dynamic" if int8 is True else (int8 or "")
+    if int8 and int8 not in INT8_METHODS:
+        raise SuiteError(f"int8={int8!r}: use 'dynamic' or 'static'")
     max_length = int(manifest.get("max_length", 128))
     output_name = kind.onnx_outputs[0]
     timings: dict[str, float] = {}
@@ -303,6 +313,10 @@ def export_artifact(artifact: str | Path, int8: bool = False, fp16: bool = False
     graph = _graph_module(model, input_names)
     data = reference_data(artifact, manifest, limit=limit, metric_limit=metric_limit)
     say(f"reference: {data.source}" + (f" ({data.note})" if data.note else ""))
+    if int8 == "static" and data.calibration is None:
+        raise SuiteError(f"static int8 calibrates on the artifact's training texts, and they were not found "
+                         f"({data.note}). Fix: set FTSUITE_DATA to the folder that holds them, or use "
+                         "--int8 (dynamic) instead")
     batches = encode_batches(kind, tokenizer, data.parity, max_length, input_names)
     batches.append(_single(batches[0]))  # a batch of one, unpadded: the serving case
     torch_metrics, torch_predictions = (score(TorchPredictor(artifact, manifest, device="cpu"), data.test)
@@ -336,15 +350,24 @@ def export_artifact(artifact: str | Path, int8: bool = False, fp16: bool = False
         say(f"fp32: max |diff| {comparison.max_abs_diff:.2e}, optimizer "
             + ("applied" if info["optimizer"]["applied"] else "skipped: " + info["optimizer"]["reason"][:80]))
 
-        # 4. int8: every recipe, keep the closest to torch
+        # 4. int8: every recipe of the method, keep the closest to torch
         if int8:
             t = time.time()
-            path, comparison, recipe, candidates = _best_int8(fp32, stage, ref)
+            if int8 == "static":
+                pre = prepare_static(raw, stage / "model.pre.onnx")
+                calibration = encode_batches(kind, tokenizer, data.calibration, max_length, input_names, batch_size=1)
+                attempts = [(r, lambda path, r=r: quantize_static_int8(pre, path, r, calibration))
+                            for r in STATIC_INT8_RECIPES]
+            else:
+                attempts = [(r, lambda path, r=r: quantize_int8(fp32, path, r)) for r in INT8_RECIPES]
+            path, comparison, recipe, candidates = _best_int8(attempts, stage, ref)
             stamp_metadata(path, {**props, "ftsuite.precision": "int8",
                                   "ftsuite.quantization": json.dumps(recipe.describe())})
             graphs["int8"] = ref.entry(path, StagedOnnxPredictor(artifact, manifest, stage, "int8"), comparison,
                                        tolerance_for(task, "int8", tolerances))
             graphs["int8"]["quantization"] = {**recipe.describe(), "candidates": candidates}
+            if int8 == "static":
+                graphs["int8"]["quantization"]["calibration_texts"] = len(data.calibration)
             timings["int8"] = time.time() - t
             say(f"int8: {recipe.name}, agreement {comparison.agreement:.4f}, "
                 f"test agreement {graphs['int8']['test_agreement']}")
@@ -399,17 +422,17 @@ def _optimized_or_plain(raw: Path, fp32: Path, config, ref: _Reference, tol: Tol
         shutil.copyfile(raw, fp32)
         comparison = ref.compare(_run_session(_session(fp32), ref.batches))
         ref.judge(f"ONNX graph {fp32.name} (fp32)", comparison, tol)
-    raw.unlink()
-    return comparison, outcome
+    return comparison, outcome  # the exporter's graph stays in the stage: static int8 starts from it
 
 
-def _best_int8(fp32: Path, stage: Path, ref: _Reference):
-    """Quantize with every recipe; keep the closest to torch as ``model.int8.onnx``."""
+def _best_int8(attempts: list, stage: Path, ref: _Reference):
+    """Quantize with every (recipe, quantize(path)) attempt; keep the closest to torch as
+    ``model.int8.onnx``."""
     tried = []
-    for i, recipe in enumerate(INT8_RECIPES):
+    for i, (recipe, quantize) in enumerate(attempts):
         path = stage / f"model.int8.candidate{i}.onnx"
         try:
-            quantize_int8(fp32, path, recipe)
+            quantize(path)
             tried.append((recipe, path, ref.compare(_run_session(_session(path), ref.batches)), ""))
         except Exception as exc:  # noqa: BLE001 - a recipe the quantizer cannot apply is skipped
             tried.append((recipe, None, None, f"failed: {str(exc).splitlines()[0][:200]}"))

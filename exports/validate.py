@@ -112,9 +112,25 @@ class ReferenceData:
     source: str
     test_split: str = ""
     note: str = ""
+    calibration: Examples | None = None  # training texts for static int8; None without the data
 
 
-def reference_data(artifact: Path, manifest: dict, limit: int = 256, metric_limit: int = 2000) -> ReferenceData:
+def _spread(examples: Examples, limit: int) -> Examples:
+    """At most ``limit`` examples, evenly spread over the split rather than its first ones."""
+    if len(examples) <= limit:
+        return examples
+    step = len(examples) / limit
+    return examples.subset(sorted({int(i * step) for i in range(limit)}))
+
+
+def _sides(examples: Examples) -> Examples:
+    """Both sides of each pair as texts of their own: what an embedding graph is run on."""
+    sides = list(examples.texts) + list(examples.pairs or [])
+    return Examples(sides, [None] * len(sides), None)
+
+
+def reference_data(artifact: Path, manifest: dict, limit: int = 256, metric_limit: int = 2000,
+                   calibration_limit: int = 256) -> ReferenceData:
     """The artifact's validation and test splits, rebuilt exactly as training split them.
 
     The manifest holds the config (with paths relative to its TOML file) and the resolved data
@@ -141,13 +157,10 @@ def reference_data(artifact: Path, manifest: dict, limit: int = 256, metric_limi
     parity = held_out[0]
     for extra in held_out[1:]:
         parity = parity.concat(extra)
+    calibration = splits["train"]
     if task == "sentence_embedding":  # both sides of a pair are texts to embed, each on its own
-        sides = list(parity.texts) + list(parity.pairs or [])
-        parity = Examples(sides, [None] * len(sides), None)
-    if len(parity) > limit:
-        # an even spread over validation and test rather than the first `limit` texts
-        step = len(parity) / limit
-        parity = parity.subset(sorted({int(i * step) for i in range(limit)}))
+        parity, calibration = _sides(parity), _sides(calibration)
+    parity = _spread(parity, limit)
     test_split = "test" if "test" in splits else ("validation" if "validation" in splits else "")
     test = splits.get(test_split) if test_split else None
     if test is not None and len(test) > metric_limit:
@@ -155,7 +168,7 @@ def reference_data(artifact: Path, manifest: dict, limit: int = 256, metric_limi
         note = (note + "; " if note else "") + f"test metrics on the first {metric_limit} {test_split} examples"
     names = "+".join(k for k in ("validation", "test") if k in splits) or "train"
     return ReferenceData(parity, test, source=f"{len(parity)} {names} texts of the training data",
-                         test_split=test_split, note=note)
+                         test_split=test_split, note=note, calibration=_spread(calibration, calibration_limit))
 
 
 def _rebuild_splits(manifest: dict) -> dict[str, Examples]:

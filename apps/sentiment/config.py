@@ -34,9 +34,10 @@ class MonitorConfig:
     defer_below: float = field(default=0.0, metadata={
         "help": "hand a headline to sentiment_fallback when sentiment_model's top probability is below this "
                 "(benchmarks/cascade.py picks it on validation data for a share of deferred headlines)"})
-    fallback_precision: str = field(default="fp32", metadata={
-        "help": "graph of sentiment_fallback: fp32 answers a headline the same whatever else is in its batch; "
-                "an int8 mpnet changed 10% of FPB labels with its batch mates (BENCHMARKS.md)"})
+    fallback_precision: str = field(default="batch-independent", metadata={
+        "help": "graph of sentiment_fallback: batch-independent = its int8 graph when that was exported with "
+                "'ftsuite export FALLBACK --int8 static' (1.7x fp32's speed for mpnet), else fp32; or fp32, int8, "
+                "fp16, auto (a dynamic int8 mpnet changed 10% of FPB labels with its batch mates: BENCHMARKS.md)"})
     ner_model: str = field(default="${FTSUITE_HOME}/artifacts/ner-conll2003",
                            metadata={"help": "token-classification artifact; missing = NER off"})
     embedder: str = field(default="minilm", metadata={"help": "base name or sentence-embedding artifact"})
@@ -66,8 +67,8 @@ class MonitorConfig:
         if self.sentiment_fallback and self.defer_below == 0.0:
             raise ConfigError("sentiment_fallback is set but defer_below is 0, so nothing would be handed to it. "
                               "Fix: set defer_below (benchmarks/cascade.py suggests one), or drop the fallback")
-        if self.fallback_precision not in ("auto", *ONNX_FILES):
-            raise ConfigError(f"fallback_precision = {self.fallback_precision!r}; expected auto or one of "
+        if self.fallback_precision not in ("batch-independent", "auto", *ONNX_FILES):
+            raise ConfigError(f"fallback_precision = {self.fallback_precision!r}; expected batch-independent, auto or one of "
                               f"{', '.join(ONNX_FILES)}")
         if self.batch_size < 1:
             raise ConfigError("batch_size must be >= 1")

@@ -140,11 +140,15 @@ class Monitor:
         self.model_id = f"{manifest['name']}@{manifest['created_at']}"
         fallback = cfg.artifact(cfg.sentiment_fallback) if cfg.sentiment_fallback else None
         if fallback is not None and (fallback / "manifest.json").is_file():
-            second = load_predictor(fallback, backend=cfg.backend, threads=threads, precision=cfg.fallback_precision)
+            precision = cfg.fallback_precision
+            if precision == "batch-independent":
+                precision = "int8" if is_static_int8(read_manifest(fallback)) and cfg.backend != "torch" else "fp32"
+            second = load_predictor(fallback, backend=cfg.backend, threads=threads, precision=precision)
             self.sentiment = CascadePredictor(self.sentiment, second, cfg.defer_below)
             # a score records both models and the threshold: changing any of them is a new model to rescore
             self.model_id += f">{second.manifest['name']}@{second.manifest['created_at']}<{cfg.defer_below:g}"
             self.sentiment_status = f"{manifest['name']}, unsure headlines (p < {cfg.defer_below:g}) to {fallback.name}"
+            self.sentiment_status += batch_dependence_note(second)
         else:
             self.sentiment_status = manifest["name"] + (f" (fallback off: nothing built at {fallback})"
                                                         if fallback is not None else "")
@@ -461,6 +465,21 @@ class Monitor:
         fig.savefig(path, dpi=100)
         plt.close(fig)
         return path
+
+
+def is_static_int8(manifest: dict) -> bool:
+    """Whether the artifact's int8 graph was quantized statically (``ftsuite export --int8 static``)."""
+    quantized = (manifest.get("onnx") or {}).get("graphs", {}).get("int8", {}).get("quantization", {})
+    return str(quantized.get("method", "")).startswith("static")
+
+
+def batch_dependence_note(predictor) -> str:
+    """A warning for a status line when ``predictor`` runs a dynamic int8 graph, whose answers move
+    with the other texts of a batch (a headline scored alone can get another label than stored)."""
+    if getattr(predictor, "precision", "") != "int8" or is_static_int8(predictor.manifest):
+        return ""
+    return (" (dynamic int8: its answers move with the other headlines of a batch; fix: ftsuite export "
+            f"{predictor.artifact} --int8 static)")
 
 
 def _summary(row) -> str:

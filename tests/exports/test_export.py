@@ -13,11 +13,11 @@ PROBES = ["Nokia opened an office in Helsinki", "profit fell sharply in the nort
           "how do I reset my password", "a much longer text " * 20]
 
 
-def _outputs(predictor, task):
+def _outputs(predictor, task, texts=PROBES):
     if task == "sentence_embedding":
-        return predictor.embed(PROBES)
-    pairs = PROBES[::-1] if task == "pair_scoring" else None
-    results = predictor.predict(PROBES, pairs)
+        return predictor.embed(texts)
+    pairs = texts[::-1] if task == "pair_scoring" else None
+    results = predictor.predict(texts, pairs)
     if task == "token_classification":
         return [r["tags"] for r in results]
     return np.array([[r["scores"][label] for label in predictor.labels] for r in results])
@@ -73,6 +73,45 @@ def test_manifest_and_metadata_record_the_export(exported):
     assert info["graphs"]["int8"]["quantization"]["candidates"]
     assert sorted(p.name for p in (artifact / "onnx").iterdir()) == ["model.int8.onnx", "model.onnx"]
     assert "## ONNX" in (artifact / "README.md").read_text()
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_static_int8_is_calibrated_validated_and_independent_of_the_batch(trained, tmp_path, task):
+    from core.inference import load_predictor
+    from exports import export_artifact
+
+    artifact = copy_artifact(trained(task), tmp_path / "artifact")
+    info = export_artifact(artifact, int8="static")
+    int8 = info["graphs"]["int8"]
+    quantization = int8["quantization"]
+    assert int8["validated"] and int8["agreement"] >= 0.75
+    assert quantization["method"].startswith("static") and quantization["calibration_texts"] > 10
+    assert quantization["recipe"] in {c["recipe"] for c in quantization["candidates"]}
+    assert len(quantization["candidates"]) == 2 and not [c for c in quantization["candidates"] if "error" in c]
+    assert sorted(p.name for p in (artifact / "onnx").iterdir()) == ["model.int8.onnx", "model.onnx"]
+
+    # a text's answer is the same alone and beside a much longer text (dynamic int8 cannot promise that)
+    predictor = load_predictor(artifact, backend="onnx", device="cpu", precision="int8")
+    # (a palindrome, so that a pair task pairs the first text with itself both times)
+    alone, beside = (_outputs(predictor, task, PROBES[:1]), _outputs(predictor, task, PROBES[:1] + PROBES[3:] + PROBES[:1]))
+    if task == "token_classification":
+        assert alone[0] == beside[0]
+    else:
+        np.testing.assert_allclose(alone[0], beside[0], atol=1e-5)
+
+
+def test_static_int8_without_training_data_says_what_to_do(trained, tmp_path):
+    from core.artifacts import read_manifest, write_manifest
+    from core.errors import SuiteError
+    from exports import export_artifact
+
+    artifact = copy_artifact(trained("text_classification"), tmp_path / "artifact")
+    manifest = read_manifest(artifact)
+    manifest["data"]["files"]["train"] = manifest["config"]["data"]["train"] = str(tmp_path / "gone.csv")
+    write_manifest(artifact, manifest)
+    with pytest.raises(SuiteError, match="static int8 calibrates on the artifact's training texts.*FTSUITE_DATA"):
+        export_artifact(artifact, int8="static")
+    assert not (artifact / "onnx").exists()
 
 
 def test_graph_over_tolerance_fails_and_writes_nothing(trained, tmp_path, monkeypatch):

@@ -238,6 +238,40 @@ def test_a_fallback_model_rescores_unsure_headlines_and_the_store_says_which(mon
         dataclasses.replace(monitor_config, defer_below=2.0)
 
 
+def test_a_static_int8_fallback_is_taken_and_a_dynamic_one_is_flagged(tiny_sentiment, monitor_config, tmp_path):
+    import dataclasses
+    import shutil
+
+    from apps.sentiment.pipeline import batch_dependence_note, is_static_int8
+    from core.artifacts import read_manifest
+    from core.inference import load_predictor
+    from exports import export_artifact
+
+    artifact = tmp_path / "fallback"
+    shutil.copytree(tiny_sentiment, artifact)
+    export_artifact(artifact, int8=True)
+    note = batch_dependence_note(load_predictor(artifact, backend="onnx", precision="int8"))
+    assert "dynamic int8" in note and f"ftsuite export {artifact} --int8 static" in note
+    assert batch_dependence_note(load_predictor(artifact, backend="onnx", precision="fp32")) == ""
+    assert not is_static_int8(read_manifest(artifact))  # so fallback_precision = "batch-independent" takes fp32
+    export_artifact(artifact, int8="static")
+    assert is_static_int8(read_manifest(artifact))
+    assert batch_dependence_note(load_predictor(artifact, backend="onnx", precision="int8")) == ""
+
+    # the monitor takes the static graph as its fallback, and a headline scored alone (the demo's box)
+    # gets exactly the score stored for it from a batch
+    cascade = dataclasses.replace(monitor_config, backend="auto", sentiment_fallback=str(artifact), defer_below=1.0)
+    monitor = Monitor(cascade).warm_up()
+    assert monitor.sentiment.second.precision == "int8" and "dynamic" not in monitor.sentiment_status
+    entries = [(1, 9, f"Acme {GOOD[0]} this week"), (1, 10, f"Borealis {BAD[1]} this week"),
+               (1, 11, "Acme held its annual meeting in the north region with the board and the owners")]
+    monitor.ingest([str(feed(tmp_path / "f.jsonl", entries))])
+    stored = {r["title"]: (r["score"], r["deferred"]) for r in monitor.store.latest(monitor.model_id)}
+    assert len(stored) == 3 and all(deferred == 1 for _, deferred in stored.values())
+    assert {t: monitor.analyse(t)["sentiment"]["score"] for t in stored} == {t: s for t, (s, _) in stored.items()}
+    monitor.close()
+
+
 def test_a_database_of_schema_2_is_migrated_without_losing_scores(tmp_path):
     import sqlite3
 
