@@ -48,6 +48,11 @@ def format_export(info: dict) -> str:
         shown_agreement = f"{test_agreement:.4f}" if isinstance(test_agreement, (int, float)) else "n/a"
         lines.append(f"| {name} | {g['file']} | {g['size_mb']} | {diff:.2e} | {g['agreement']:.4f} | "
                      f"{shown_agreement} | {shown} |")
+    quantization = info["graphs"].get("int8", {}).get("quantization")
+    if quantization:
+        calibrated = quantization.get("calibration_texts")
+        lines += ["", f"int8 recipe: {quantization['recipe']}, {quantization['method'].split(' (')[0]}"
+                  + (f", calibrated on {calibrated} training texts" if calibrated else "")]
     lines += ["", "agreement: on the parity texts, in fixed batches of 16; test agreement: on the test split "
               "through the runtime (length-bucketed batches of 32)"]
     if info["validation"].get("note"):

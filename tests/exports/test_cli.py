@@ -25,7 +25,10 @@ def test_round_trip_train_export_predict(export_tiny_base, tmp_path, capsys):
     assert main(["export", str(artifact), "--int8", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "| fp32 | onnx/model.onnx |" in out and "| int8 | onnx/model.int8.onnx |" in out
-    assert "training data" in out
+    assert "training data" in out and "int8 recipe: per-" in out and "dynamic" in out
+    # the static recipe through the command line (the artifact's relative data path is found again)
+    assert main(["export", str(artifact), "--int8", "static", "--quiet"]) == 0
+    assert "calibrated on" in capsys.readouterr().out
 
     assert main(["predict", str(artifact), "profit rose sharply", "the dividend was cut",
                  "--backend", "onnx", "--device", "cpu", "--precision", "fp32"]) == 0
