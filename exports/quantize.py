@@ -107,6 +107,7 @@ def prepare_static(source: Path, destination: Path) -> Path:
     exporter's own graph: the quantizer cannot calibrate the optimizer's fused operators."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    source, destination = Path(source).resolve(), Path(destination).resolve()  # the cwd changes below
     with _quiet("root"), contextlib.chdir(destination.parent):  # it may write scratch files in the cwd
         quant_pre_process(str(source), str(destination), skip_symbolic_shape=True)
     return destination
@@ -126,6 +127,7 @@ def quantize_static_int8(source: Path, destination: Path, recipe: StaticInt8Reci
         def get_next(self):
             return next(self.batches, None)
 
+    source, destination = Path(source).resolve(), Path(destination).resolve()  # the cwd changes below
     excluded = _ffn_output_matmuls(source) if recipe.ffn_output_fp32 else []
     if recipe.ffn_output_fp32 and not excluded:
         raise ValueError("no feed-forward output projection found in the graph")

@@ -7,7 +7,7 @@ import json
 from .conftest import data_file
 
 
-def test_round_trip_train_export_predict(export_tiny_base, tmp_path, capsys):
+def test_round_trip_train_export_predict(export_tiny_base, tmp_path, capsys, monkeypatch):
     from core.cli import main
 
     data = data_file(tmp_path, "text_classification")
@@ -26,8 +26,9 @@ def test_round_trip_train_export_predict(export_tiny_base, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| fp32 | onnx/model.onnx |" in out and "| int8 | onnx/model.int8.onnx |" in out
     assert "training data" in out and "int8 recipe: per-" in out and "dynamic" in out
-    # the static recipe through the command line (the artifact's relative data path is found again)
-    assert main(["export", str(artifact), "--int8", "static", "--quiet"]) == 0
+    # the static recipe through the command line, with the artifact named relative to the cwd
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "artifact", "--int8", "static", "--quiet"]) == 0
     assert "calibrated on" in capsys.readouterr().out
 
     assert main(["predict", str(artifact), "profit rose sharply", "the dividend was cut",
