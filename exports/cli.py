@@ -51,8 +51,8 @@ def format_export(info: dict) -> str:
     quantization = info["graphs"].get("int8", {}).get("quantization")
     if quantization:
         calibrated = quantization.get("calibration_texts")
-        lines += ["", f"int8 recipe: {quantization['recipe']}, {quantization['method'].split(' (')[0]}"
-                  + (f", calibrated on {calibrated} training texts" if calibrated else "")]
+        lines += ["", f"int8 recipe: {quantization['recipe']} ({quantization['method'].split(' (')[0]}"
+                  + (f", calibrated on {calibrated} training texts)" if calibrated else ")")]
     lines += ["", "agreement: on the parity texts, in fixed batches of 16; test agreement: on the test split "
               "through the runtime (length-bucketed batches of 32)"]
     if info["validation"].get("note"):
