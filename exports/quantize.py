@@ -2,8 +2,8 @@
 
 Dynamic int8 reads each activation's scale from the batch at run time, so a text's answer can move
 with the other texts in its batch (BENCHMARKS.md: 2% of FPB labels for MiniLM, 10% for mpnet).
-Static int8 fixes those scales beforehand from calibration texts: answers independent of the batch,
-and on MiniLM 1.1x the speed of dynamic int8 on the CPU.
+Static int8 fixes those scales beforehand from calibration texts: answers independent of the batch.
+On the CPU it runs at 0.82x dynamic int8's speed for MiniLM and 1.67x fp32's for mpnet (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class StaticInt8Recipe:
 
 
 # MiniLM (sentiment student, 50Agree): min-max on every MatMul agrees with fp32 on 92.6% of labels at
-# 1.13x dynamic int8's speed; with the FFN outputs in fp32, 98.4% at 0.83x. mpnet needs the latter
+# 1.13x dynamic int8's speed; with the FFN outputs in fp32, 98.4% at 0.82x. mpnet needs the latter
 # (61% -> 95%). The export keeps the candidate closest to torch.
 STATIC_INT8_RECIPES = (
     StaticInt8Recipe("static, min-max"),
