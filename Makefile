@@ -10,8 +10,8 @@ DEFAULT_MODELS = configs/sentiment-sample.toml configs/intents-quick.toml
 SERVED = sentiment-sample intents embedder-minilm
 # Models trained on the shared datasets (FTSUITE_DATA): each app uses one in place of the main job's
 # model when it has been built (the news monitor's sentiment and NER, the chatbot's intents). The news
-# monitor's MiniLM model is distilled from an mpnet LoRA teacher, built first; its fp32 ONNX graph can serve
-# as the monitor's sentiment_fallback (a cascade; configs/monitor-sample.toml).
+# monitor's MiniLM model is distilled from an mpnet LoRA teacher, built first; its static int8 ONNX graph can
+# serve as the monitor's sentiment_fallback (a cascade; configs/monitor-sample.toml).
 TEACHERS = sentiment-news-mpnet
 FULL_MODELS = sentiment-news-distilled ner-conll2003 intents-banking77
 

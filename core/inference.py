@@ -20,7 +20,7 @@ from .errors import ConfigError, DataError, ModelNotFoundError, SuiteError
 from .tasks import get_task
 
 __all__ = ["Predictor", "TorchPredictor", "OnnxPredictor", "CascadePredictor", "load_predictor", "onnx_providers",
-           "ONNX_FILES"]
+           "int8_is_static", "ONNX_FILES"]
 
 log = logging.getLogger("ftsuite.inference")
 
@@ -53,6 +53,12 @@ class Predictor:
     def describe(self) -> dict:
         return {"artifact": str(self.artifact), "task": self.task, "backend": self.backend,
                 "device": self.device, "provider": self.provider, "precision": self.precision}
+
+    @property
+    def batch_independent(self) -> bool:
+        """Whether a text gets the same answer whatever else is in its batch: false only for a
+        dynamic int8 graph, which reads its activation scales from the whole batch."""
+        return self.precision != "int8" or int8_is_static(self.manifest)
 
     def predict(self, texts, pairs=None, batch_size: int = 32) -> list[dict]:
         """Predictions in input order: ``label`` and ``scores`` (classification; ``score`` for pairs),
@@ -313,6 +319,13 @@ def load_predictor(artifact: str | os.PathLike, backend: str = "auto", device: s
     raise ConfigError(f"backend={backend!r}; expected auto, torch or onnx")
 
 
+def int8_is_static(manifest: dict) -> bool:
+    """Whether the artifact's int8 graph was quantized statically (``ftsuite export --int8 static``),
+    as its manifest's ``onnx`` entry records."""
+    quantized = (manifest.get("onnx") or {}).get("graphs", {}).get("int8", {}).get("quantization", {})
+    return str(quantized.get("method", "")).startswith("static")
+
+
 class CascadePredictor:
     """A fast text classifier that hands the texts it is unsure of to a stronger, slower one.
 
@@ -341,6 +354,10 @@ class CascadePredictor:
     def describe(self) -> dict:
         return {**self.first.describe(), "backend": self.backend, "then": self.second.describe(),
                 "defer_below": self.defer_below}
+
+    @property
+    def batch_independent(self) -> bool:
+        return self.first.batch_independent and self.second.batch_independent
 
     def predict(self, texts, pairs=None, batch_size: int = 32) -> list[dict]:
         results = self.first.predict(texts, pairs, batch_size=batch_size)

@@ -19,7 +19,7 @@ import numpy as np
 from core.artifacts import read_manifest
 from core.embedding import Embedder, base_embedder_artifact
 from core.errors import ConfigError, ModelNotFoundError
-from core.inference import CascadePredictor, load_predictor
+from core.inference import CascadePredictor, int8_is_static, load_predictor
 
 from .config import MonitorConfig
 from .entities import EntityExtractor, Mention, Watchlist
@@ -142,7 +142,7 @@ class Monitor:
         if fallback is not None and (fallback / "manifest.json").is_file():
             precision = cfg.fallback_precision
             if precision == "batch-independent":
-                precision = "int8" if is_static_int8(read_manifest(fallback)) and cfg.backend != "torch" else "fp32"
+                precision = "int8" if int8_is_static(read_manifest(fallback)) and cfg.backend != "torch" else "fp32"
             second = load_predictor(fallback, backend=cfg.backend, threads=threads, precision=precision)
             self.sentiment = CascadePredictor(self.sentiment, second, cfg.defer_below)
             # a score records both models and the threshold: changing any of them is a new model to rescore
@@ -467,16 +467,10 @@ class Monitor:
         return path
 
 
-def is_static_int8(manifest: dict) -> bool:
-    """Whether the artifact's int8 graph was quantized statically (``ftsuite export --int8 static``)."""
-    quantized = (manifest.get("onnx") or {}).get("graphs", {}).get("int8", {}).get("quantization", {})
-    return str(quantized.get("method", "")).startswith("static")
-
-
 def batch_dependence_note(predictor) -> str:
     """A warning for a status line when ``predictor`` runs a dynamic int8 graph, whose answers move
     with the other texts of a batch (a headline scored alone can get another label than stored)."""
-    if getattr(predictor, "precision", "") != "int8" or is_static_int8(predictor.manifest):
+    if predictor.batch_independent:
         return ""
     return (" (dynamic int8: its answers move with the other headlines of a batch; fix: ftsuite export "
             f"{predictor.artifact} --int8 static)")

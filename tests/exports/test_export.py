@@ -39,6 +39,7 @@ def test_parity_fp32_tight_int8_loose(exported, task):
     onnx_fp32 = load_predictor(artifact, backend="onnx", device="cpu", precision="fp32")
     onnx_int8 = load_predictor(artifact, backend="onnx", device="cpu", precision="int8")
     assert onnx_fp32.provider == "CPUExecutionProvider" and onnx_int8.precision == "int8"
+    assert onnx_fp32.batch_independent and not onnx_int8.batch_independent  # dynamic int8
     fp32_out, int8_out = _outputs(onnx_fp32, task), _outputs(onnx_int8, task)
     if task == "token_classification":
         assert fp32_out == torch_out
@@ -92,6 +93,7 @@ def test_static_int8_is_calibrated_validated_and_independent_of_the_batch(traine
 
     # a text's answer is the same alone and beside a much longer text (dynamic int8 cannot promise that)
     predictor = load_predictor(artifact, backend="onnx", device="cpu", precision="int8")
+    assert predictor.batch_independent
     # (a palindrome, so that a pair task pairs the first text with itself both times)
     alone, beside = (_outputs(predictor, task, PROBES[:1]), _outputs(predictor, task, PROBES[:1] + PROBES[3:] + PROBES[:1]))
     if task == "token_classification":

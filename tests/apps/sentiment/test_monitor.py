@@ -242,9 +242,9 @@ def test_a_static_int8_fallback_is_taken_and_a_dynamic_one_is_flagged(tiny_senti
     import dataclasses
     import shutil
 
-    from apps.sentiment.pipeline import batch_dependence_note, is_static_int8
+    from apps.sentiment.pipeline import batch_dependence_note
     from core.artifacts import read_manifest
-    from core.inference import load_predictor
+    from core.inference import int8_is_static, load_predictor
     from exports import export_artifact
 
     artifact = tmp_path / "fallback"
@@ -253,9 +253,9 @@ def test_a_static_int8_fallback_is_taken_and_a_dynamic_one_is_flagged(tiny_senti
     note = batch_dependence_note(load_predictor(artifact, backend="onnx", precision="int8"))
     assert "dynamic int8" in note and f"ftsuite export {artifact} --int8 static" in note
     assert batch_dependence_note(load_predictor(artifact, backend="onnx", precision="fp32")) == ""
-    assert not is_static_int8(read_manifest(artifact))  # so fallback_precision = "batch-independent" takes fp32
+    assert not int8_is_static(read_manifest(artifact))  # so fallback_precision = "batch-independent" takes fp32
     export_artifact(artifact, int8="static")
-    assert is_static_int8(read_manifest(artifact))
+    assert int8_is_static(read_manifest(artifact))
     assert batch_dependence_note(load_predictor(artifact, backend="onnx", precision="int8")) == ""
 
     # the monitor takes the static graph as its fallback, and a headline scored alone (the demo's box)
