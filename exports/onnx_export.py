@@ -350,7 +350,7 @@ def export_artifact(artifact: str | Path, int8: bool | str = False, fp16: bool =
         say(f"fp32: max |diff| {comparison.max_abs_diff:.2e}, optimizer "
             + ("applied" if info["optimizer"]["applied"] else "skipped: " + info["optimizer"]["reason"][:80]))
 
-        # 4. int8: every recipe of the method, keep the closest to torch
+        # 4. int8: the recipes of the method; dynamic keeps the closest to torch, static the first good enough
         if int8:
             t = time.time()
             if int8 == "static":
@@ -360,7 +360,9 @@ def export_artifact(artifact: str | Path, int8: bool | str = False, fp16: bool =
                             for r in STATIC_INT8_RECIPES]
             else:
                 attempts = [(r, lambda path, r=r: quantize_int8(fp32, path, r)) for r in INT8_RECIPES]
-            path, comparison, recipe, candidates = _best_int8(attempts, stage, ref)
+            # static recipes differ in speed (dynamic ones hardly): the first good enough is kept
+            good_enough = tolerance_for(task, "int8", tolerances).min_agreement if int8 == "static" else None
+            path, comparison, recipe, candidates = _best_int8(attempts, stage, ref, good_enough)
             stamp_metadata(path, {**props, "ftsuite.precision": "int8",
                                   "ftsuite.quantization": json.dumps(recipe.describe())})
             graphs["int8"] = ref.entry(path, StagedOnnxPredictor(artifact, manifest, stage, "int8"), comparison,
@@ -425,9 +427,10 @@ def _optimized_or_plain(raw: Path, fp32: Path, config, ref: _Reference, tol: Tol
     return comparison, outcome  # the exporter's graph stays in the stage: static int8 starts from it
 
 
-def _best_int8(attempts: list, stage: Path, ref: _Reference):
+def _best_int8(attempts: list, stage: Path, ref: _Reference, good_enough: float | None = None):
     """Quantize with every (recipe, quantize(path)) attempt; keep the closest to torch as
-    ``model.int8.onnx``."""
+    ``model.int8.onnx``. With ``good_enough`` (attempts listed fastest first), stop at the first whose
+    agreement with torch reaches it and keep that one."""
     tried = []
     for i, (recipe, quantize) in enumerate(attempts):
         path = stage / f"model.int8.candidate{i}.onnx"
@@ -436,12 +439,16 @@ def _best_int8(attempts: list, stage: Path, ref: _Reference):
             tried.append((recipe, path, ref.compare(_run_session(_session(path), ref.batches)), ""))
         except Exception as exc:  # noqa: BLE001 - a recipe the quantizer cannot apply is skipped
             tried.append((recipe, None, None, f"failed: {str(exc).splitlines()[0][:200]}"))
+        if good_enough is not None and tried[-1][2] is not None and tried[-1][2].agreement >= good_enough:
+            break
     usable = [t for t in tried if t[2] is not None]
     if not usable:
         raise SuiteError("int8 quantization failed for every recipe: "
                          + "; ".join(f"{r.name}: {e}" for r, _, _, e in tried) + ". Fix: export without --int8")
-    # highest agreement (to 3 decimals) first; on a tie the earlier recipe (smaller files first)
-    recipe, path, comparison, _ = max(usable, key=lambda t: (round(t[2].agreement, 3), -tried.index(t)))
+    if good_enough is not None and usable[-1][2].agreement >= good_enough:
+        recipe, path, comparison, _ = usable[-1]
+    else:  # highest agreement (to 3 decimals) first; on a tie the earlier recipe (smaller files first)
+        recipe, path, comparison, _ = max(usable, key=lambda t: (round(t[2].agreement, 3), -tried.index(t)))
     candidates = [{"recipe": r.name, "error": e} if c is None else
                   {"recipe": r.name, "agreement": round(c.agreement, 6),
                    "mean_abs_diff": float(f"{c.mean_abs_diff:.3g}"), "size_mb": _size_mb(p)}
