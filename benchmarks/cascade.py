@@ -2,11 +2,14 @@
 
 Both models score the recipe's validation part and the four FPB test parts once. For each share of
 texts to defer, ``defer_below`` is read off the validation part (the share-quantile of the fast
-model's top probability), then applied unchanged to every test part: the test parts choose nothing.
+model's top probability), and so is the strong model's weight in a handed-on text's probabilities
+(``--weights``; 1 = its answer alone); both are then applied unchanged to every test part: the test
+parts choose nothing.
 The chosen row is checked against a real :class:`core.inference.CascadePredictor` run on FPB 50Agree.
 
     FTSUITE_DATA=../shared/data .venv/bin/python benchmarks/cascade.py configs/sentiment-news.toml \\
-        .ftsuite/artifacts/sentiment-news-distilled .ftsuite/artifacts/sentiment-news-mpnet [--shares 0.1,0.2,0.3]
+        .ftsuite/artifacts/sentiment-news-distilled .ftsuite/artifacts/sentiment-news-mpnet [--shares 0.1,0.2,0.3] \\
+        [--weights 1,0.9,0.8,0.7,0.6,0.5]
 """
 
 from __future__ import annotations
@@ -27,15 +30,18 @@ def probabilities(predictor, texts: list[str], labels: list[str]) -> np.ndarray:
     return np.array([[p["scores"][l] for l in labels] for p in predictor.predict(texts, batch_size=64)])
 
 
-def cascade_labels(fast: np.ndarray, strong: np.ndarray, below: float) -> tuple[np.ndarray, np.ndarray]:
-    """The cascade's label indices and which texts it handed on, from both models' probabilities."""
+def cascade_labels(fast: np.ndarray, strong: np.ndarray, below: float,
+                   weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The cascade's label indices and which texts it handed on, from both models' probabilities
+    (``weight``: the strong model's share of a handed-on text's probabilities)."""
     unsure = fast.max(1) < below
-    return np.where(unsure, strong.argmax(1), fast.argmax(1)), unsure
+    return np.where(unsure, (weight * strong + (1.0 - weight) * fast).argmax(1), fast.argmax(1)), unsure
 
 
-def cascade_accuracy(fast: np.ndarray, strong: np.ndarray, gold: np.ndarray, below: float) -> tuple[float, float]:
+def cascade_accuracy(fast: np.ndarray, strong: np.ndarray, gold: np.ndarray, below: float,
+                     weight: float = 1.0) -> tuple[float, float]:
     """Accuracy and deferred share of the cascade."""
-    predicted, unsure = cascade_labels(fast, strong, below)
+    predicted, unsure = cascade_labels(fast, strong, below, weight)
     return float((predicted == gold).mean()), float(unsure.mean())
 
 
@@ -46,6 +52,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("strong")
     parser.add_argument("--shares", default="0.1,0.15,0.2,0.25,0.3,0.35,0.4")
     parser.add_argument("--check", type=float, default=0.25, help="the share whose cascade is also run for real")
+    parser.add_argument("--weights", default="1",
+                        help="strong-model weights to try for handed-on texts (fallback_weight); for each share "
+                             "the validation part picks one (ties: the larger)")
     parser.add_argument("--backend", default="onnx")
     parser.add_argument("--strong-precision", default="auto",
                         help="graph of the strong model (fp32: its answers do not depend on its batch mates)")
@@ -69,32 +78,38 @@ def main(argv: list[str]) -> int:
         probs[name] = (probabilities(fast, examples.texts, labels), probabilities(strong, examples.texts, labels), gold)
 
     shares = [float(s) for s in args.shares.split(",")]
+    weights = sorted((float(w) for w in args.weights.split(",")), reverse=True)
     tops = probs["validation"][0].max(1)
     rows = [{"share": 0.0, "defer_below": 0.0}] + [
         {"share": s, "defer_below": round(float(np.quantile(tops, s)), 4)} for s in shares] + [
         {"share": 1.0, "defer_below": 1.0}]
     header = " | ".join(f"{name} acc (deferred)" for name in parts)
     print(f"fast {args.fast} ({fast.describe()['precision']}), strong {args.strong} ({strong.describe()['precision']})")
-    print(f"| share asked (validation) | defer_below | {header} |\n|---|---:|" + "---:|" * len(parts))
+    print(f"| share asked (validation) | defer_below | weight | {header} |\n|---|---:|---:|" + "---:|" * len(parts))
     for row in rows:
+        below = 1.01 if row["share"] == 1.0 else row["defer_below"]  # 1.0: the strong model alone
+        f, s, gold = probs["validation"]
+        # the validation part picks the weight; max() keeps the first (largest) of equal accuracies
+        row["weight"] = 1.0 if row["share"] in (0.0, 1.0) else max(
+            weights, key=lambda w: round(cascade_accuracy(f, s, gold, below, w)[0], 6))
         row["parts"] = {}
         for name, (f, s, gold) in probs.items():
-            below = 1.01 if row["share"] == 1.0 else row["defer_below"]  # 1.0: the strong model alone
-            accuracy, deferred = cascade_accuracy(f, s, gold, below)
+            accuracy, deferred = cascade_accuracy(f, s, gold, below, row["weight"])
             row["parts"][name] = {"accuracy": round(accuracy, 4), "deferred": round(deferred, 4)}
         cells = " | ".join(f"{v['accuracy']:.4f} ({v['deferred']:.0%})" for v in row["parts"].values())
-        print(f"| {row['share']:.2f} | {row['defer_below']:.4f} | {cells} |")
+        print(f"| {row['share']:.2f} | {row['defer_below']:.4f} | {row['weight']:g} | {cells} |")
 
     # the offline sum above is what CascadePredictor does: check one row against the real thing
     check = min(rows[1:-1], key=lambda r: abs(r["share"] - args.check))
-    cascade = CascadePredictor(fast, strong, check["defer_below"])
+    cascade = CascadePredictor(fast, strong, check["defer_below"], check["weight"])
     test = parts["FPB 50Agree test"]
     predicted = [p["label"] for p in cascade.predict(test.texts, batch_size=64)]
     f, s, _ = probs["FPB 50Agree test"]
-    offline, _ = cascade_labels(f, s, check["defer_below"])
+    offline, _ = cascade_labels(f, s, check["defer_below"], check["weight"])
     differ = sum(p != labels[o] for p, o in zip(predicted, offline))
     real = float(np.mean([p == g for p, g in zip(predicted, test.labels)]))
-    print(f"CascadePredictor on FPB 50Agree test at defer_below {check['defer_below']}: accuracy {real:.4f}, "
+    print(f"CascadePredictor on FPB 50Agree test at defer_below {check['defer_below']}, weight {check['weight']:g}: "
+          f"accuracy {real:.4f}, "
           f"{cascade.deferred} of {cascade.seen} deferred; {differ} labels differ from the offline sum")
     # a dynamic int8 strong model answers a text differently among other batch mates (batch_effect.py)
     if differ and strong.batch_independent:
@@ -103,6 +118,7 @@ def main(argv: list[str]) -> int:
         handle.write(json.dumps({"config": args.config, "fast": args.fast, "strong": args.strong,
                                  "backend": args.backend, "strong_precision": strong.describe()["precision"],
                                  "rows": rows, "real_check": {"defer_below": check["defer_below"],
+                                                              "weight": check["weight"],
                                                               "accuracy": round(real, 4), "differ": differ}}) + "\n")
     return 0
 

@@ -10,7 +10,7 @@
 3. The sample month through the shipped rules: which alerts fire (only the scripted burst should).
 
     .venv/bin/python benchmarks/monitor_throughput.py [--copies 10] [--backend onnx|torch] [--ner-model ARTIFACT ...]
-        [--sentiment-model ARTIFACT ...] [--cascade FALLBACK=DEFER_BELOW[:PRECISION] ...]
+        [--sentiment-model ARTIFACT ...] [--cascade FALLBACK=DEFER_BELOW[:PRECISION[:WEIGHT]] ...]
 """
 
 from __future__ import annotations
@@ -43,10 +43,14 @@ def one_run(feed: str, backend: str, parallel: bool, database: str, ner: bool, n
         overrides["ner_model"] = ner_model
     if sentiment_model:
         overrides["sentiment_model"] = sentiment_model
-    if cascade:
+    if cascade == "off":  # the configured sentiment model alone
+        overrides["sentiment_fallback"] = ""
+    elif cascade:
         fallback, _, below = cascade.rpartition("=")
         below, _, precision = below.partition(":")
-        overrides.update(sentiment_fallback=fallback, defer_below=float(below), fallback_precision=precision or "fp32")
+        precision, _, weight = precision.partition(":")
+        overrides.update(sentiment_fallback=fallback, defer_below=float(below), fallback_precision=precision or "fp32",
+                         fallback_weight=float(weight or 1.0))
     config = load_monitor_config(REPO / "configs/monitor-sample.toml", overrides)
     monitor = Monitor(config).warm_up()
     monitor.ingest([str(REPO / "data/samples/feed.xml")])  # warm the graphs before the clock starts
@@ -77,9 +81,10 @@ def main() -> int:
     parser.add_argument("--sentiment-model", action="append", default=[],
                         help="a sentiment artifact to run the parallel pipeline with, instead of the configured "
                              "one (more than once to compare models in the same run)")
-    parser.add_argument("--cascade", action="append", default=[], metavar="FALLBACK=DEFER_BELOW[:PRECISION]",
-                        help="run the parallel pipeline with this sentiment_fallback, defer_below and "
-                             "fallback_precision (default fp32; more than once to compare in the same run)")
+    parser.add_argument("--cascade", action="append", default=[], metavar="FALLBACK=DEFER_BELOW[:PRECISION[:WEIGHT]]",
+                        help="run the parallel pipeline with this sentiment_fallback, defer_below, "
+                             "fallback_precision (default fp32) and fallback_weight (default 1); more than once "
+                             "to compare in the same run")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.one:
@@ -116,6 +121,9 @@ def main() -> int:
                                                                    f"{Path(fallback).resolve()}={below}")
     if ner_built or args.ner_model:
         variants["parallel, NER off"] = (True, False, "", "", "")
+    fallback_path = base.artifact(base.sentiment_fallback) if base.sentiment_fallback else None
+    if fallback_path is not None and (fallback_path / "manifest.json").is_file():  # the configured cascade is on
+        variants["parallel, fallback off"] = (True, True, "", "", "off")
     throughput, seconds_by, ner_status, sentiment_by, deferred_by = {}, {}, {}, {}, {}
     for rnd in range(2):
         for n, (key, (parallel, ner, model, sentiment, cascade)) in enumerate(variants.items()):

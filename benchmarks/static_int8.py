@@ -3,11 +3,13 @@
 A dynamic int8 graph reads its activation scales from each batch, so a text's answer moves with its
 batch mates (benchmarks/batch_effect.py). Static quantization fixes the scales beforehand from the
 artifact's training texts. The artifact (weights and manifest) is copied into a temporary folder and
-exported there with ``int8="static"``, so the artifact itself is left as it is. Then the artifact's
+exported there with ``int8="static"``, so the artifact itself is left as it is (``--each-recipe``: one
+copy per static recipe, each exported with that recipe only). Then the artifact's
 fp32 and int8 graphs and the static one score the 968 test sentences: speed at one thread (best of
 three, batches of 64), accuracy, and labels changed between batches of 1 and 64.
 
-    FTSUITE_DATA=../shared/data .venv/bin/python benchmarks/static_int8.py .ftsuite/artifacts/sentiment-news-distilled
+    FTSUITE_DATA=../shared/data .venv/bin/python benchmarks/static_int8.py .ftsuite/artifacts/sentiment-news-distilled \\
+        [--each-recipe]
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ sys.path.insert(0, str(REPO))
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("artifact", help="a text-classification artifact exported with --int8")
+    parser.add_argument("--each-recipe", action="store_true",
+                        help="export one copy per static recipe and compare them all, not only the export's choice")
     args = parser.parse_args(argv)
     args.artifact = str(Path(args.artifact).resolve())
     os.environ.setdefault("FTSUITE_DATA", str(REPO.parent / "shared" / "data"))
@@ -38,22 +42,44 @@ def main(argv: list[str]) -> int:
     from exports import export_artifact
 
     work = Path(tempfile.mkdtemp(prefix="static-int8-"))
-    copy = work / Path(args.artifact).name
-    copy.mkdir()
-    for name in ("manifest.json", "model"):
-        source = Path(args.artifact) / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, copy / name)
-    started = time.perf_counter()
-    info = export_artifact(copy, int8="static")
-    quantization = info["graphs"]["int8"]["quantization"]
-    print(f"static export in {time.perf_counter() - started:.0f} s: {quantization['recipe']} "
-          f"(candidates: {json.dumps(quantization['candidates'])})", flush=True)
+    from core.errors import ExportMismatchError
+    from exports import onnx_export
+    from exports.quantize import STATIC_INT8_RECIPES
+
+    # one exported copy per static recipe (--each-recipe), else one with the export's own choice
+    runs = [(r.name, (r,)) for r in STATIC_INT8_RECIPES] if args.each_recipe else [("", STATIC_INT8_RECIPES)]
+    copies, exported = {}, {}
+    for n, (name, recipes) in enumerate(runs):
+        copy = work / str(n) / Path(args.artifact).name
+        copy.mkdir(parents=True)
+        for part in ("manifest.json", "model"):
+            source = Path(args.artifact) / part
+            (shutil.copytree if source.is_dir() else shutil.copy)(source, copy / part)
+        started = time.perf_counter()
+        onnx_export.STATIC_INT8_RECIPES = recipes  # the export tries these only
+        try:
+            info = export_artifact(copy, int8="static")
+        except ExportMismatchError as exc:  # a recipe alone can miss the int8 tolerance
+            print(f"{name}: not validated ({str(exc).splitlines()[0][:300]})", flush=True)
+            exported[name] = {"error": str(exc).splitlines()[0][:300]}
+            continue
+        finally:
+            onnx_export.STATIC_INT8_RECIPES = STATIC_INT8_RECIPES
+        quantization = info["graphs"]["int8"]["quantization"]
+        print(f"static export in {time.perf_counter() - started:.0f} s: {quantization['recipe']} "
+              f"(candidates: {json.dumps(quantization['candidates'])})", flush=True)
+        copies[quantization["recipe"]] = copy
+        exported[quantization["recipe"]] = {"candidates": quantization["candidates"],
+                                            "calibration_texts": quantization["calibration_texts"],
+                                            "agreement": info["graphs"]["int8"]["agreement"],
+                                            "test_agreement": info["graphs"]["int8"].get("test_agreement")}
     served = json.loads((Path(args.artifact) / "manifest.json").read_text())["onnx"]["graphs"]["int8"]["quantization"]
     predictors = {"fp32": load_predictor(args.artifact, backend="onnx", device="cpu", precision="fp32", threads=1),
                   f"int8 as exported ({served['recipe']})": load_predictor(args.artifact, backend="onnx", device="cpu",
-                                                                          precision="int8", threads=1),
-                  f"static int8 ({quantization['recipe']})": load_predictor(copy, backend="onnx", device="cpu",
-                                                                            precision="int8", threads=1)}
+                                                                          precision="int8", threads=1)}
+    for recipe, copy in copies.items():
+        predictors[f"static int8 ({recipe})"] = load_predictor(copy, backend="onnx", device="cpu", precision="int8",
+                                                               threads=1)
     reference = list(predictors)[1]
     test = fpb_test_parts()["50Agree"]
     best = {name: float("inf") for name in predictors}
@@ -77,9 +103,7 @@ def main(argv: list[str]) -> int:
     shutil.rmtree(work, ignore_errors=True)
     with open(REPO / "benchmarks" / "results" / "static_int8.jsonl", "a") as handle:
         handle.write(json.dumps({"artifact": args.artifact, "recipe": "ftsuite export --int8 static",
-                                 "static": {k: quantization[k] for k in ("recipe", "candidates", "calibration_texts")},
-                                 "agreement": info["graphs"]["int8"]["agreement"],
-                                 "test_agreement": info["graphs"]["int8"].get("test_agreement"),
+                                 "each_recipe": args.each_recipe, "static": exported,
                                  "rows": rows, "date": time.strftime("%Y-%m-%d")}) + "\n")
     return 0
 

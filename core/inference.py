@@ -333,9 +333,11 @@ class CascadePredictor:
     predicted again by ``second``, whose answer is kept and marked ``deferred: True``. With a
     distilled student and its teacher, the share deferred sets the trade-off between the student's
     speed and the teacher's accuracy (0 = the student alone, 1 = the teacher alone).
+    ``second_weight`` < 1 blends the two for a deferred text: its probabilities are
+    ``second_weight * second + (1 - second_weight) * first``, and its label their argmax.
     """
 
-    def __init__(self, first: Predictor, second: Predictor, defer_below: float):
+    def __init__(self, first: Predictor, second: Predictor, defer_below: float, second_weight: float = 1.0):
         for predictor in (first, second):
             if predictor.task != "text_classification":
                 raise ConfigError(f"{predictor.artifact} is a {predictor.task} model; a cascade needs two "
@@ -345,7 +347,11 @@ class CascadePredictor:
                               f"{second.labels}; a cascade needs the same labels in both")
         if not 0.0 <= defer_below <= 1.0:
             raise ConfigError(f"defer_below = {defer_below}; give a probability between 0 and 1")
+        if not 0.0 < second_weight <= 1.0:
+            raise ConfigError(f"second_weight = {second_weight}; give a weight above 0 and at most 1 "
+                              "(1 = the second model's answer alone)")
         self.first, self.second, self.defer_below = first, second, float(defer_below)
+        self.second_weight = float(second_weight)
         self.task, self.labels, self.artifact = first.task, first.labels, first.artifact
         self.backend = first.backend if first.backend == second.backend else f"{first.backend}+{second.backend}"
         self.deferred = 0  # texts handed to ``second`` so far, against ``seen``
@@ -353,7 +359,7 @@ class CascadePredictor:
 
     def describe(self) -> dict:
         return {**self.first.describe(), "backend": self.backend, "then": self.second.describe(),
-                "defer_below": self.defer_below}
+                "defer_below": self.defer_below, "second_weight": self.second_weight}
 
     @property
     def batch_independent(self) -> bool:
@@ -368,7 +374,12 @@ class CascadePredictor:
             again = self.second.predict([texts[i] for i in unsure],
                                         None if pairs is None else [pairs[i] for i in unsure],
                                         batch_size=batch_size)
+            w = self.second_weight
             for i, result in zip(unsure, again):
+                if w < 1.0:
+                    own = results[i]["scores"]
+                    scores = {l: w * p + (1.0 - w) * own[l] for l, p in result["scores"].items()}
+                    result = {**result, "label": max(self.labels, key=scores.__getitem__), "scores": scores}
                 results[i] = {**result, "deferred": True}
         self.seen += len(results)
         self.deferred += len(unsure)

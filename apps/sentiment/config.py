@@ -34,6 +34,10 @@ class MonitorConfig:
     defer_below: float = field(default=0.0, metadata={
         "help": "hand a headline to sentiment_fallback when sentiment_model's top probability is below this "
                 "(benchmarks/cascade.py picks it on validation data for a share of deferred headlines)"})
+    fallback_weight: float = field(default=1.0, metadata={
+        "help": "for a handed-on headline, the weight of sentiment_fallback's probabilities, the rest being "
+                "sentiment_model's (1 = the fallback's answer alone; benchmarks/cascade.py --weights picks it "
+                "on validation data)"})
     fallback_precision: str = field(default="batch-independent", metadata={
         "help": "graph of sentiment_fallback: batch-independent = its int8 graph when that was exported with "
                 "'ftsuite export FALLBACK --int8 static' (1.7x fp32's speed for mpnet), else fp32; or fp32, int8, "
@@ -64,6 +68,9 @@ class MonitorConfig:
             raise ConfigError("topic_threshold must be between 0 and 1")
         if not 0.0 <= self.defer_below <= 1.0:
             raise ConfigError(f"defer_below = {self.defer_below}; give a probability between 0 and 1")
+        if not 0.0 < self.fallback_weight <= 1.0:
+            raise ConfigError(f"fallback_weight = {self.fallback_weight}; give a weight above 0 and at most 1 "
+                              "(1 = the fallback's answer alone)")
         if self.sentiment_fallback and self.defer_below == 0.0:
             raise ConfigError("sentiment_fallback is set but defer_below is 0, so nothing would be handed to it. "
                               "Fix: set defer_below (benchmarks/cascade.py suggests one), or drop the fallback")

@@ -144,10 +144,13 @@ class Monitor:
             if precision == "batch-independent":
                 precision = "int8" if int8_is_static(read_manifest(fallback)) and cfg.backend != "torch" else "fp32"
             second = load_predictor(fallback, backend=cfg.backend, threads=threads, precision=precision)
-            self.sentiment = CascadePredictor(self.sentiment, second, cfg.defer_below)
-            # a score records both models and the threshold: changing any of them is a new model to rescore
-            self.model_id += f">{second.manifest['name']}@{second.manifest['created_at']}<{cfg.defer_below:g}"
+            self.sentiment = CascadePredictor(self.sentiment, second, cfg.defer_below, cfg.fallback_weight)
+            # a score records both models, the threshold and the weight: changing any is a new model to rescore
+            weight = f"*{cfg.fallback_weight:g}" if cfg.fallback_weight < 1 else ""
+            self.model_id += f">{second.manifest['name']}@{second.manifest['created_at']}<{cfg.defer_below:g}{weight}"
             self.sentiment_status = f"{manifest['name']}, unsure headlines (p < {cfg.defer_below:g}) to {fallback.name}"
+            if weight:
+                self.sentiment_status += f" (weighted {cfg.fallback_weight:g} with {manifest['name']})"
             self.sentiment_status += batch_dependence_note(second)
         else:
             self.sentiment_status = manifest["name"] + (f" (fallback off: nothing built at {fallback})"

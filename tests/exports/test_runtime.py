@@ -114,10 +114,22 @@ def test_cascade_hands_unsure_texts_to_the_second_model(exported):
     assert [r["label"] for r in CascadePredictor(first, second, 1.0).predict(texts)] == [r["label"] for r in strong]
     assert cascade.describe()["then"]["backend"] == "torch" and cascade.backend == "onnx+torch"
 
+    # a weight under 1 blends the two models' probabilities for the deferred texts only
+    blended = CascadePredictor(first, second, defer_below=middle, second_weight=0.25).predict(texts)
+    for result, plain, own, better in zip(blended, got, alone, strong):
+        if plain.get("deferred"):
+            expected = {l: 0.25 * better["scores"][l] + 0.75 * own["scores"][l] for l in first.labels}
+            assert result["scores"] == pytest.approx(expected) and result["deferred"] is True
+            assert result["label"] == max(expected, key=expected.get)
+        else:
+            assert result == plain
+
     with pytest.raises(ConfigError, match="two text-classification models"):
         CascadePredictor(first, load_predictor(exported("pair_scoring")[0], backend="onnx", device="cpu"), 0.5)
     with pytest.raises(ConfigError, match="between 0 and 1"):
         CascadePredictor(first, second, 1.5)
+    with pytest.raises(ConfigError, match="second_weight = 0"):
+        CascadePredictor(first, second, 0.5, second_weight=0.0)
     second.labels = ["up", "down"]
     with pytest.raises(ConfigError, match="the same labels"):
         CascadePredictor(first, second, 0.5)

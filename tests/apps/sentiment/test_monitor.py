@@ -232,8 +232,18 @@ def test_a_fallback_model_rescores_unsure_headlines_and_the_store_says_which(mon
     db = sqlite3.connect(monitor_config.path(monitor_config.database))
     assert db.execute("SELECT COUNT(*) FROM scores WHERE deferred=0").fetchone()[0] == 3  # the first model's
 
+    # the same, its probabilities weighted half and half with the first model's: the same model, the same scores
+    weighted = dataclasses.replace(cascade, fallback_weight=0.5)
+    monitor = Monitor(weighted)
+    assert monitor.rescore() == 3 and monitor.model_id.endswith("<1*0.5")
+    assert "weighted 0.5" in monitor.sentiment_status
+    assert {r["title"]: r["score"] for r in monitor.store.latest(monitor.model_id)} == tops
+    monitor.close()
+
     with pytest.raises(ConfigError, match="defer_below is 0"):
         dataclasses.replace(monitor_config, sentiment_fallback=str(tiny_sentiment), defer_below=0.0)
+    with pytest.raises(ConfigError, match="fallback_weight = 0"):
+        dataclasses.replace(cascade, fallback_weight=0.0)
     with pytest.raises(ConfigError, match="between 0 and 1"):
         dataclasses.replace(monitor_config, defer_below=2.0)
 
