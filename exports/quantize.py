@@ -3,7 +3,7 @@
 Dynamic int8 reads each activation's scale from the batch at run time, so a text's answer can move
 with the other texts in its batch (BENCHMARKS.md: 2% of FPB labels for MiniLM, 10% for mpnet).
 Static int8 fixes those scales beforehand from calibration texts: answers independent of the batch.
-On the CPU it runs at 0.82x dynamic int8's speed for MiniLM and 1.67x fp32's for mpnet (BENCHMARKS.md).
+On the CPU it runs at 1.14x dynamic int8's speed for MiniLM and 2.27x fp32's for mpnet (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ class StaticInt8Recipe:
     coarse for the rare large values a feed-forward block writes into the residual stream: mpnet
     with every MatMul in QOperator agrees with torch on 61% of labels.
     ``smooth``: SmoothQuant's alpha (Xiao et al., 2023) for each feed-forward output projection: its
-    input (the GELU output) is divided per channel by s = max|x|^alpha / max|w|^(1 - alpha), folded
-    into the GELU's last multiplication, and the weight's rows are multiplied by s. The large channels
+    input (the GELU output) is divided per channel by s = max|x|^alpha / max|w|^(1 - alpha) in a Mul
+    added after the GELU, and the weight's rows are multiplied by s. The large channels
     then no longer set one coarse scale for all the others.
     ``ffn_output_fp32``: those projections stay fp32 instead (QOperator; the slower, older remedy)."""
 
@@ -80,11 +80,11 @@ class StaticInt8Recipe:
 
 
 # Tried in this order, fastest first; the export keeps the first that passes the int8 tolerance, else the
-# one closest to torch. FPB 50Agree, batches of 64 on 2 cores (BENCHMARKS.md, section 4): mpnet runs the
-# first at 1.42x the speed of the last (2.4x fp32) and agrees with fp32 on 97.3% of labels (the last:
-# 96.6%); MiniLM runs the first at 0.98x dynamic int8 (the last: 0.82x). Without smoothing the first
-# agrees with torch on 88% of mpnet's labels, 97% of MiniLM's. alpha 0.9 left the smallest error in the
-# mpnet projections (0.5: larger than none; 0.75: between).
+# one closest to torch (BENCHMARKS.md, section 4). MiniLM (sentiment student, FPB 50Agree, one thread):
+# the first runs at 1.14x dynamic int8's speed, agreeing with torch on 98.8% of the parity texts; without
+# smoothing 1.17x and 97.3%; the last 0.80x and 98.4%. mpnet (batches of 64, two threads): the first at
+# 2.27x fp32 and 1.34x the last, 97.2% of labels as fp32 (the last 96.6%); without smoothing only 88% of
+# the parity texts. alpha 0.9 left the smallest error in mpnet's projections (0.5: more than none).
 STATIC_INT8_RECIPES = (
     StaticInt8Recipe("static, linear layers, smoothed feed-forward inputs", float_outputs=True, smooth=0.9),
     StaticInt8Recipe("static, linear layers", float_outputs=True),
@@ -173,7 +173,6 @@ def smooth_ffn_inputs(source: Path, destination: Path, batches: list[dict], alph
             largest[i] = top if largest[i] is None else np.maximum(largest[i], top)
     del session
     weights = {t.name: t for t in graph.initializer}
-    producer = {out: n for n in graph.node for out in n.output}
     uses: dict[str, int] = {}
     for n in graph.node:
         for name in n.input:
@@ -182,29 +181,21 @@ def smooth_ffn_inputs(source: Path, destination: Path, batches: list[dict], alph
     inserted = []
     for name, top in zip(names, largest):
         node = nodes[name]
-        if uses.get(node.input[1], 0) != 1 or uses.get(node.input[0], 0) != 1:
-            continue  # a shared weight or activation cannot be rescaled for this projection alone
+        if uses.get(node.input[1], 0) != 1:
+            continue  # a shared weight cannot be rescaled for this projection alone
         w = numpy_helper.to_array(weights[node.input[1]])
         s = (np.clip(top, 1e-5, None) ** alpha / np.clip(np.abs(w).max(1), 1e-5, None) ** (1 - alpha))
         s = s.astype(np.float32)
         weights[node.input[1]].CopyFrom(numpy_helper.from_array((w * s[:, None]).astype(w.dtype), node.input[1]))
-        gelu = producer[node.input[0]]
-        scalars = [i for i in gelu.input if i in weights and numpy_helper.to_array(weights[i]).size == 1]
-        if gelu.op_type == "Mul" and scalars:  # x * 0.5 * (1 + erf(...)): the 0.5 becomes 0.5 / s
-            constant = float(numpy_helper.to_array(weights[scalars[0]]).reshape(()))
-            graph.initializer.append(numpy_helper.from_array((constant / s).astype(np.float32), name + "/smooth"))
-            gelu.input[list(gelu.input).index(scalars[0])] = name + "/smooth"
-        else:
-            graph.initializer.append(numpy_helper.from_array((1.0 / s).astype(np.float32), name + "/smooth"))
-            scaled = node.input[0] + "/smoothed"
-            inserted.append((position[id(node)], helper.make_node("Mul", [node.input[0], name + "/smooth"], [scaled],
-                                                                 name=name + "/Smooth")))
-            node.input[0] = scaled
+        # a Mul of its own after the GELU: folded into the GELU's 0.5 instead, it stops ONNX Runtime from
+        # fusing the GELU, which cost MiniLM 9% of its speed
+        graph.initializer.append(numpy_helper.from_array((1.0 / s).astype(np.float32), name + "/smooth"))
+        scaled = node.input[0] + "/smoothed"
+        inserted.append((position[id(node)], helper.make_node("Mul", [node.input[0], name + "/smooth"], [scaled],
+                                                             name=name + "/Smooth")))
+        node.input[0] = scaled
     for at, extra in sorted(inserted, key=lambda t: -t[0]):  # each just before its projection
         graph.node.insert(at, extra)
-    used = {name for n in graph.node for name in n.input}
-    for unused in [t for t in graph.initializer if t.name not in used]:  # the GELUs' shared 0.5
-        graph.initializer.remove(unused)
     onnx.save(model, str(destination))
     return destination
 
