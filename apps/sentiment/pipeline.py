@@ -153,7 +153,8 @@ class Monitor:
                 self.sentiment_status += f" (weighted {cfg.fallback_weight:g} with {manifest['name']})"
             self.sentiment_status += batch_dependence_note(second)
         else:
-            self.sentiment_status = manifest["name"] + (f" (fallback off: nothing built at {fallback})"
+            self.sentiment_status = manifest["name"] + (f" (fallback off: nothing built at {fallback}"
+                                                        + _recipe_hint(cfg, fallback) + ")"
                                                         if fallback is not None else "")
         watchlist = Watchlist.from_csv(cfg.path(cfg.watchlist)) if cfg.watchlist else Watchlist([])
         ner = None
@@ -468,6 +469,16 @@ class Monitor:
         fig.savefig(path, dpi=100)
         plt.close(fig)
         return path
+
+
+def _recipe_hint(cfg, artifact: Path) -> str:
+    """How to build a missing fallback, when a recipe of its name sits beside the monitor's config (its
+    static int8 graph is what the fallback runs by default)."""
+    recipe = (Path(cfg.base_dir or ".") / f"{artifact.name}.toml").resolve()
+    if not recipe.is_file():
+        return ""
+    shown = recipe.relative_to(Path.cwd()) if recipe.is_relative_to(Path.cwd()) else recipe
+    return f"; build it with 'ftsuite up {shown}', then 'ftsuite export {artifact} --int8 static'"
 
 
 def batch_dependence_note(predictor) -> str:

@@ -219,6 +219,12 @@ def test_a_fallback_model_rescores_unsure_headlines_and_the_store_says_which(mon
     missing = dataclasses.replace(monitor_config, sentiment_fallback=str(tmp_path / "not-built"), defer_below=0.9)
     monitor = Monitor(missing).warm_up()
     assert "fallback off" in monitor.sentiment_status and ">" not in monitor.model_id
+    assert "build it with" not in monitor.sentiment_status  # no recipe of that name beside the config
+    monitor.close()
+    (tmp_path / "not-built.toml").write_text("# a recipe of that name beside the config (m.toml)\n")
+    monitor = Monitor(missing).warm_up()
+    assert monitor.sentiment_status.endswith(f"; build it with 'ftsuite up {(tmp_path / 'not-built.toml').resolve()}', "
+                                             f"then 'ftsuite export {tmp_path / 'not-built'} --int8 static')")
     monitor.close()
 
     # the same model as its own fallback, with every headline under the threshold: all deferred
