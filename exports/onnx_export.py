@@ -431,7 +431,7 @@ def _best_int8(attempts: list, stage: Path, ref: _Reference, good_enough: float 
     """Quantize with every (recipe, quantize(path)) attempt; keep the closest to torch as
     ``model.int8.onnx``. With ``good_enough`` (attempts listed fastest first), stop at the first whose
     agreement with torch reaches it and keep that one."""
-    tried = []
+    tried, first_good = [], False
     for i, (recipe, quantize) in enumerate(attempts):
         path = stage / f"model.int8.candidate{i}.onnx"
         try:
@@ -439,14 +439,15 @@ def _best_int8(attempts: list, stage: Path, ref: _Reference, good_enough: float 
             tried.append((recipe, path, ref.compare(_run_session(_session(path), ref.batches)), ""))
         except Exception as exc:  # noqa: BLE001 - a recipe the quantizer cannot apply is skipped
             tried.append((recipe, None, None, f"failed: {str(exc).splitlines()[0][:200]}"))
-        if good_enough is not None and tried[-1][2] is not None and tried[-1][2].agreement >= good_enough:
+        first_good = good_enough is not None and tried[-1][2] is not None and tried[-1][2].agreement >= good_enough
+        if first_good:
             break
     usable = [t for t in tried if t[2] is not None]
     if not usable:
         raise SuiteError("int8 quantization failed for every recipe: "
                          + "; ".join(f"{r.name}: {e}" for r, _, _, e in tried) + ". Fix: export without --int8")
-    if good_enough is not None and usable[-1][2].agreement >= good_enough:
-        recipe, path, comparison, _ = usable[-1]
+    if first_good:
+        recipe, path, comparison, _ = tried[-1]
     else:  # highest agreement (to 3 decimals) first; on a tie the earlier recipe (smaller files first)
         recipe, path, comparison, _ = max(usable, key=lambda t: (round(t[2].agreement, 3), -tried.index(t)))
     candidates = [{"recipe": r.name, "error": e} if c is None else

@@ -92,26 +92,20 @@ STATIC_INT8_RECIPES = (
 )
 
 
-def _ffn_output_matmuls(path: Path) -> list[str]:
-    """MatMul nodes with a weight whose activation comes from a Mul or Gelu (the GELU of a
-    feed-forward block, unfused as the exporter writes it)."""
+def _matmul_roles(path: Path) -> dict[str, list[str]]:
+    """MatMul node names of the exporter's unfused graph, by role, from one read of it:
+    ``ffn_outputs``, those with a weight whose activation comes from a Mul or Gelu (a feed-forward
+    block's output projection); ``activation_products``, those without a weight (attention's
+    query-key and weights-value products)."""
     import onnx
 
     graph = onnx.load(str(path), load_external_data=False).graph
     weights = {i.name for i in graph.initializer}
     producer = {out: node for node in graph.node for out in node.output}
-    return [n.name for n in graph.node
-            if n.op_type == "MatMul" and n.input[1] in weights and n.input[0] in producer
-            and producer[n.input[0]].op_type in ("Mul", "Gelu")]
-
-
-def _activation_products(path: Path) -> list[str]:
-    """MatMul nodes without a weight: attention's query-key and weights-value products."""
-    import onnx
-
-    graph = onnx.load(str(path), load_external_data=False).graph
-    weights = {i.name for i in graph.initializer}
-    return [n.name for n in graph.node if n.op_type == "MatMul" and not any(i in weights for i in n.input)]
+    matmuls = [n for n in graph.node if n.op_type == "MatMul"]
+    return {"ffn_outputs": [n.name for n in matmuls if n.input[1] in weights and n.input[0] in producer
+                            and producer[n.input[0]].op_type in ("Mul", "Gelu")],
+            "activation_products": [n.name for n in matmuls if not any(i in weights for i in n.input)]}
 
 
 def quantize_int8(source: Path, destination: Path, recipe: Int8Recipe) -> Path:
@@ -142,16 +136,20 @@ def prepare_static(source: Path, destination: Path) -> Path:
     return destination
 
 
-def smooth_ffn_inputs(source: Path, destination: Path, batches: list[dict], alpha: float) -> Path:
-    """SmoothQuant on each feed-forward output projection of ``source`` (see :class:`StaticInt8Recipe`),
-    with each input channel's largest magnitude taken over ``batches``. The graph computes the same
-    function (up to rounding); only the split of magnitude between activation and weight moves."""
+def smooth_ffn_inputs(source: Path, destination: Path, batches: list[dict], alpha: float,
+                      names: list[str] | None = None) -> Path:
+    """SmoothQuant on each feed-forward output projection of ``source`` (see :class:`StaticInt8Recipe`;
+    ``names``: those MatMul nodes, found in the graph when not given), with each input channel's
+    largest magnitude taken over ``batches``. The graph computes the same function (up to rounding);
+    only the split of magnitude between activation and weight moves."""
+    from collections import Counter
+
     import numpy as np
     import onnx
     import onnxruntime as ort
     from onnx import helper, numpy_helper
 
-    names = _ffn_output_matmuls(source)
+    names = _matmul_roles(source)["ffn_outputs"] if names is None else names
     if not names:
         raise ValueError("no feed-forward output projection found in the graph")
     model = onnx.load(str(source))
@@ -173,15 +171,12 @@ def smooth_ffn_inputs(source: Path, destination: Path, batches: list[dict], alph
             largest[i] = top if largest[i] is None else np.maximum(largest[i], top)
     del session
     weights = {t.name: t for t in graph.initializer}
-    uses: dict[str, int] = {}
-    for n in graph.node:
-        for name in n.input:
-            uses[name] = uses.get(name, 0) + 1
+    uses = Counter(name for n in graph.node for name in n.input)
     position = {id(n): i for i, n in enumerate(graph.node)}
     inserted = []
     for name, top in zip(names, largest):
         node = nodes[name]
-        if uses.get(node.input[1], 0) != 1:
+        if uses[node.input[1]] != 1:
             continue  # a shared weight cannot be rescaled for this projection alone
         w = numpy_helper.to_array(weights[node.input[1]])
         s = (np.clip(top, 1e-5, None) ** alpha / np.clip(np.abs(w).max(1), 1e-5, None) ** (1 - alpha))
@@ -215,17 +210,18 @@ def quantize_static_int8(source: Path, destination: Path, recipe: StaticInt8Reci
             return next(self.batches, None)
 
     source, destination = Path(source).resolve(), Path(destination).resolve()  # the cwd changes below
-    excluded = _ffn_output_matmuls(source) if recipe.ffn_output_fp32 else []
-    if recipe.ffn_output_fp32 and not excluded:
+    roles = _matmul_roles(source)
+    if (recipe.ffn_output_fp32 or recipe.smooth is not None) and not roles["ffn_outputs"]:
         raise ValueError("no feed-forward output projection found in the graph")
+    excluded = list(roles["ffn_outputs"]) if recipe.ffn_output_fp32 else []
     extra = {}
     if recipe.float_outputs:
-        excluded += _activation_products(source)
+        excluded += roles["activation_products"]
         extra["OpTypesToExcludeOutputQuantization"] = ["MatMul", "Gemm"]
     smoothed = None
-    if recipe.smooth is not None:
+    if recipe.smooth is not None:  # node names survive the smoothing: the Muls it adds are new nodes
         smoothed = source = smooth_ffn_inputs(source, destination.with_name(destination.stem + ".smoothed.onnx"),
-                                              batches, recipe.smooth)
+                                              batches, recipe.smooth, roles["ffn_outputs"])
     try:
         with contextlib.redirect_stdout(io.StringIO()), _quiet("root"), contextlib.chdir(destination.parent):
             quantize_static(str(source), str(destination), Reader(),

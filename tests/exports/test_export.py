@@ -120,7 +120,7 @@ def test_smoothing_moves_magnitude_into_the_weights_and_keeps_the_function(train
     from core.artifacts import read_manifest
     from core.tasks import get_task
     from exports.onnx_export import _dummy_inputs, _graph_module, _input_names, export_graph, load_export_model
-    from exports.quantize import _ffn_output_matmuls, prepare_static, smooth_ffn_inputs
+    from exports.quantize import _matmul_roles, prepare_static, smooth_ffn_inputs
     from exports.validate import reference_data, encode_batches
 
     artifact = trained("text_classification")
@@ -136,7 +136,7 @@ def test_smoothing_moves_magnitude_into_the_weights_and_keeps_the_function(train
     smoothed = smooth_ffn_inputs(pre, tmp_path / "smoothed.onnx", calibration, 0.9)
 
     before, after = onnx.load(str(pre)).graph, onnx.load(str(smoothed)).graph
-    projections = _ffn_output_matmuls(pre)
+    projections = _matmul_roles(pre)["ffn_outputs"]
     assert len(projections) == 2 and len(after.node) == len(before.node) + 2  # a Mul before each projection
     scales = {t.name: onnx.numpy_helper.to_array(t) for t in after.initializer if t.name.endswith("/smooth")}
     assert sorted(scales) == sorted(p + "/smooth" for p in projections)
