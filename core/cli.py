@@ -105,17 +105,21 @@ def cmd_doctor(args) -> int:
     from .artifacts import library_versions
     from .basemodels import available_bases
     from .config import ftsuite_home
+    from .cpu import detect_cpu
     from .inference import onnx_providers
 
     import torch
 
+    cpu = detect_cpu()
     report = {
         "versions": library_versions(),
         "ftsuite_home": str(ftsuite_home().resolve()),
         "base_models": available_bases(),
         "torch_device": f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cpu",
         "cpu_threads": torch.get_num_threads(),
+        "cpu": {**cpu.describe(), "int8_kernel": int8_kernel(cpu)},
         "onnxruntime_providers": onnx_providers(),
+        "int8_graphs": int8_graphs_here(ftsuite_home() / "artifacts", cpu),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -126,9 +130,64 @@ def cmd_doctor(args) -> int:
     for name, path in report["base_models"].items():
         print(f"  base {name}: {path or 'missing'}")
     print(f"  torch device: {report['torch_device']} ({report['cpu_threads']} CPU threads)")
+    print(f"  cpu: {cpu.model or '?'}; class {cpu.int8_class}; flags {' '.join(cpu.flags) or '-'}")
+    print(f"  int8 kernel: {report['cpu']['int8_kernel']}")
     for provider, status in report["onnxruntime_providers"].items():
         print(f"  onnxruntime {provider}: {status}")
+    for name, line in report["int8_graphs"].items():
+        print(f"  int8 {name}: {line}")
     return 0
+
+
+def int8_kernel(cpu) -> str:
+    """Which kind of int8 matrix kernel ONNX Runtime picks on this CPU class, and what follows."""
+    if cpu.u8s8_saturates:
+        return ("U8S8 without VNNI (pairs of products summed in 16 bits: can saturate); int8 exports here use "
+                "7-bit weights or ONNX Runtime's U8U8 kernel")
+    if cpu.int8_class in ("amx", "avx512-vnni", "avx-vnni"):
+        return f"U8S8 with {cpu.int8_class.upper()} dot products (exact 32-bit sums)"
+    if cpu.int8_class == "arm-dotprod":
+        return "ARM dot-product kernels (exact 32-bit sums)"
+    return "generic kernels (no known saturation)"
+
+
+def int8_graphs_here(folder: Path, cpu) -> dict[str, str]:
+    """For each built artifact with an int8 graph: its recipe, the CPU class it was exported for,
+    and how it runs on this CPU (read from the manifest and the recorded checks; nothing is loaded)."""
+    from .inference import CPU_CHECKS_FILE, int8_graph_entry
+
+    out = {}
+    for manifest_path in sorted(Path(folder).glob("*/manifest.json")):
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        entry = int8_graph_entry(manifest)
+        if not entry:
+            continue
+        artifact = manifest_path.parent
+        recipe = (entry.get("quantization") or {}).get("recipe", "?")
+        if entry.get("refused"):
+            out[artifact.name] = f"refused at export ({recipe}); fp32 serves"
+            continue
+        exported_for = (entry.get("cpu") or {}).get("class") or "unknown (older export)"
+        line = f"{recipe}, exported for {exported_for} CPUs: "
+        if exported_for == cpu.int8_class:
+            out[artifact.name] = line + "runs as exported"
+            continue
+        try:
+            check = json.loads((artifact / "onnx" / CPU_CHECKS_FILE).read_text(encoding="utf-8")).get(cpu.int8_class)
+        except (OSError, ValueError):
+            check = None
+        if not check:
+            out[artifact.name] = line + "checked against fp32 when first loaded here"
+        elif check.get("passed"):
+            kernel = " on the U8U8 kernel" if check.get("session_options") else ""
+            out[artifact.name] = line + f"passed its check here{kernel} ({check.get('agreement', 0):.1%} as fp32)"
+        else:
+            out[artifact.name] = line + (f"failed its check here ({check.get('agreement', 0):.1%} as fp32): fp32 "
+                                         f"serves; re-export with 'ftsuite export {artifact}' and --int8")
+    return out
 
 
 def cmd_models(args) -> int:

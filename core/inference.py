@@ -20,11 +20,37 @@ from .errors import ConfigError, DataError, ModelNotFoundError, SuiteError
 from .tasks import get_task
 
 __all__ = ["Predictor", "TorchPredictor", "OnnxPredictor", "CascadePredictor", "load_predictor", "onnx_providers",
-           "int8_is_static", "ONNX_FILES"]
+           "int8_is_static", "ONNX_FILES", "PARITY_FILE", "PROBE_TEXTS", "INT8_MIN_AGREEMENT", "CPU_CHECKS_FILE", "int8_graph_entry", "serving_note"]
 
 log = logging.getLogger("ftsuite.inference")
 
 ONNX_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
+# Texts the export checked its graphs on (a sample), kept beside them: an int8 graph that lands on
+# another CPU class is checked again on them before it serves (see OnnxPredictor).
+PARITY_FILE = "parity.json"
+# Checks of an int8 graph on CPU classes other than the export's, kept so that each runs once.
+CPU_CHECKS_FILE = "cpu_checks.json"
+INT8_MIN_AGREEMENT = 0.95  # the share of answers an int8 graph must give as fp32 (exports.validate)
+
+# Texts to check parity on when an artifact's own are gone (older exports, missing training data).
+PROBE_TEXTS = [
+    "Operating profit rose to EUR 13.1 mn from EUR 8.7 mn in the corresponding period in 2007.",
+    "The company said that sales in the fourth quarter fell short of expectations.",
+    "Shares of Nokia were unchanged in early trading in Helsinki.",
+    "How do I reset the password of my online banking account?",
+    "My card payment was declined at the supermarket yesterday.",
+    "Apple and Microsoft both reported higher revenue for the quarter ending in June.",
+    "The board proposes a dividend of EUR 0.25 per share for 2010.",
+    "I would like to know why a transfer to my savings account is still pending.",
+    "Barclays cut 1,200 jobs in London after a weak year in investment banking.",
+    "Net sales decreased by 5 % compared to the previous year.",
+    "A new plant in Finland will start production in the spring.",
+    "Can I change the PIN of my card in the app?",
+    "Analysts expect the merger to close in the second half of the year.",
+    "The order is worth about USD 30 million.",
+    "Customers in Germany can now top up their account by bank transfer.",
+    "Pre-tax loss totalled EUR 0.3 mn, compared to a profit of EUR 2.2 mn.",
+]
 
 
 class Predictor:
@@ -232,10 +258,17 @@ def _cuda_usable() -> bool:
 
 
 class OnnxPredictor(Predictor):
+    """ONNX Runtime over ``ARTIFACT/onnx``. An int8 graph runs with the session options its export
+    recorded; on a CPU class other than the one it was exported for it is first checked against the
+    fp32 graph on the export's parity texts (once per class: ``onnx/cpu_checks.json``), and where it
+    fails there the fp32 graph serves instead, with a warning that gives the re-export command.
+    ``check_cpu=False`` skips that check (the export validates its own staged graphs)."""
+
     backend = "onnx"
 
     def __init__(self, artifact, manifest=None, device: str = "auto", precision: str = "auto",
-                 threads: int | None = None):
+                 threads: int | None = None, session_options: dict[str, str] | None = None,
+                 check_cpu: bool = True):
         import onnxruntime as ort
 
         super().__init__(artifact, manifest)
@@ -259,9 +292,23 @@ class OnnxPredictor(Predictor):
         if not path.is_file():
             flag = {"fp32": "", "int8": " --int8", "fp16": " --fp16"}[precision]
             raise ModelNotFoundError(f"{path} is missing. Fix: ftsuite export {self.artifact}{flag}")
+        self._threads = threads
+        self.session_options = dict(session_options if session_options is not None
+                                    else _graph_entry(self.manifest, precision).get("session_options") or {})
+        self.cpu_check: dict | None = None  # what the check on this CPU class found, when one ran
+        session = self._open(path, device, asked, cuda_listed, self.session_options)
+        self._use(session, precision)
+        if check_cpu and precision == "int8" and self.device == "cpu":
+            self._check_on_this_cpu(path)
+
+    def _open(self, path: Path, device: str, asked: str, cuda_listed: bool, extra: dict[str, str]):
+        import onnxruntime as ort
+
         options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
+        if self._threads:
+            options.intra_op_num_threads = self._threads
+        for key, value in extra.items():
+            options.add_session_config_entry(key, str(value))
         session = None
         if device == "cuda" and cuda_listed:
             try:
@@ -286,6 +333,9 @@ class OnnxPredictor(Predictor):
             except Exception as exc:  # noqa: BLE001 - a corrupt graph surfaces here
                 raise ModelNotFoundError(f"{path} cannot be loaded ({str(exc).splitlines()[0][:200]}). "
                                          f"Fix: ftsuite export {self.artifact} to rebuild it") from exc
+        return session
+
+    def _use(self, session, precision: str) -> None:
         self.session = session
         self.provider = session.get_providers()[0]
         self.device = "cuda" if self.provider == "CUDAExecutionProvider" else "cpu"
@@ -293,12 +343,181 @@ class OnnxPredictor(Predictor):
         self._input_names = {i.name for i in session.get_inputs()}
         self._output_name = session.get_outputs()[0].name
 
+    def describe(self) -> dict:
+        out = super().describe()
+        if self.session_options:
+            out["session_options"] = dict(self.session_options)
+        if self.cpu_check:
+            out["cpu_check"] = dict(self.cpu_check)
+        return out
+
     def _file(self, precision: str) -> Path:
         return self.artifact / "onnx" / ONNX_FILES[precision]
 
     def _forward(self, batch):
         feed = {k: v for k, v in batch.items() if k in self._input_names}
         return np.asarray(self.session.run([self._output_name], feed)[0], dtype=np.float32)
+
+    # ------------------------------------------------------------------ int8 on another CPU class
+    def _check_on_this_cpu(self, path: Path) -> None:
+        """Check the int8 graph here when this CPU's class is not the one it was exported for."""
+        from .cpu import PRECISE_KERNEL_OPTION, detect_cpu
+
+        entry = _graph_entry(self.manifest, "int8")
+        here = detect_cpu()
+        exported_for = (entry.get("cpu") or {}).get("class") or "unknown (exported before CPU classes were recorded)"
+        if exported_for == here.int8_class:
+            return
+        key = _graph_key(path)
+        known = _read_json(self.artifact / "onnx" / CPU_CHECKS_FILE).get(here.int8_class)
+        if not (isinstance(known, dict) and known.get("graph") == key):
+            known = self._run_check(entry, here, exported_for, key)
+        self.cpu_check = known
+        options = known.get("session_options") or {}
+        if known.get("passed") and options != self.session_options:
+            self.session_options = dict(options)
+            self._use(self._open(path, "cpu", "cpu", False, self.session_options), "int8")
+        if known.get("passed"):
+            if PRECISE_KERNEL_OPTION in options and not entry.get("session_options"):
+                log.warning("%s: the int8 graph was exported for %s CPUs; on this %s CPU it runs on ONNX Runtime's "
+                            "slower U8U8 kernel. For full speed: ftsuite export %s %s", self.artifact, exported_for,
+                            here.int8_class, self.artifact, _reexport_flags(entry))
+            return
+        log.warning("%s: the int8 graph, exported for %s CPUs, gives %.1f%% of the fp32 answers on this %s CPU "
+                    "(at least %.0f%% needed); serving the fp32 graph instead. Fix: ftsuite export %s %s",
+                    self.artifact, exported_for, 100 * known.get("agreement", 0.0), here.int8_class,
+                    100 * known.get("min_agreement", INT8_MIN_AGREEMENT), self.artifact, _reexport_flags(entry))
+        self.session_options = {}
+        self._use(self._open(self._file("fp32"), "cpu", "cpu", False, {}), "fp32")
+
+    def _run_check(self, entry: dict, here, exported_for: str, key: str) -> dict:
+        """The int8 graph against the fp32 graph on the stored parity texts; on a CPU whose U8S8
+        kernel saturates, again on the U8U8 kernel when the first try fails. Kept in cpu_checks.json."""
+        import time
+
+        from .cpu import PRECISE_KERNEL_OPTION
+
+        started = time.perf_counter()
+        texts, pairs, source = _parity_texts(self.artifact, self.task)
+        reference = OnnxPredictor(self.artifact, self.manifest, device="cpu", precision="fp32",
+                                  threads=self._threads, check_cpu=False)
+        expected = _answers(reference, texts, pairs)
+        need = float((entry.get("tolerance") or {}).get("min_agreement") or INT8_MIN_AGREEMENT)
+        tries = [dict(self.session_options)]
+        if here.u8s8_saturates and PRECISE_KERNEL_OPTION not in self.session_options:
+            tries.append({**self.session_options, PRECISE_KERNEL_OPTION: "1"})
+        result: dict = {}
+        for options in tries:
+            if options != self.session_options:
+                self._use(self._open(self._file("int8"), "cpu", "cpu", False, options), "int8")
+            agreement = _agreement(self.task, expected, _answers(self, texts, pairs))
+            result = {"graph": key, "exported_for": exported_for, "passed": agreement >= need,
+                      "agreement": round(agreement, 6), "min_agreement": need, "texts": len(texts),
+                      "source": source, "session_options": options}
+            if result["passed"]:
+                break
+        result["seconds"] = round(time.perf_counter() - started, 3)
+        result["checked_at"] = _now()
+        log.info("int8 graph of %s checked on this %s CPU: %s", self.artifact, here.int8_class, result)
+        checks = _read_json(self.artifact / "onnx" / CPU_CHECKS_FILE)
+        checks[here.int8_class] = result
+        _write_json(self.artifact / "onnx" / CPU_CHECKS_FILE, checks)
+        return result
+
+
+def _graph_entry(manifest: dict, precision: str) -> dict:
+    return ((manifest.get("onnx") or {}).get("graphs") or {}).get(precision) or {}
+
+
+def int8_graph_entry(manifest: dict) -> dict:
+    """The manifest's entry for the int8 graph (recipe, CPU class, session options), or {}."""
+    return _graph_entry(manifest, "int8")
+
+
+def serving_note(predictor) -> str:
+    """How a predictor serves, in a few words for a status line: backend and precision, and why an
+    int8 graph is not the one serving when the export refused it or this CPU failed it."""
+    described = predictor.describe()
+    note = f"{described.get('backend')} {described.get('precision')}"
+    entry = int8_graph_entry(getattr(predictor, "manifest", {}) or {})
+    check = described.get("cpu_check") or {}
+    if described.get("precision") == "int8":
+        note += f" (for {(entry.get('cpu') or {}).get('class', '?')} CPUs"
+        if check.get("session_options"):
+            note += ", on the U8U8 kernel here"
+        return note + ")"
+    if check and not check.get("passed"):
+        return note + (f": the int8 graph failed its check on this CPU ({check.get('agreement', 0):.1%} of fp32's "
+                       f"answers); re-export with 'ftsuite export {predictor.artifact} {_reexport_flags(entry)}'")
+    if entry.get("refused"):
+        return note + ": the export refused the int8 graph (its parity check failed)"
+    return note
+
+
+def _reexport_flags(entry: dict) -> str:
+    method = str((entry.get("quantization") or {}).get("method", ""))
+    return "--int8 static" if method.startswith("static") else "--int8"
+
+
+def _graph_key(path: Path) -> str:
+    """Size and modification time: a re-export makes every recorded check stale."""
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _parity_texts(artifact: Path, task: str) -> tuple[list, list | None, str]:
+    stored = _read_json(artifact / "onnx" / PARITY_FILE)
+    texts = stored.get("texts")
+    if isinstance(texts, list) and texts:
+        return texts, stored.get("pairs"), f"{len(texts)} parity texts stored by the export"
+    pairs = PROBE_TEXTS[1:] + PROBE_TEXTS[:1] if task == "pair_scoring" else None
+    return list(PROBE_TEXTS), pairs, f"{len(PROBE_TEXTS)} built-in probe sentences (no {PARITY_FILE})"
+
+
+def _answers(predictor: "Predictor", texts: list, pairs: list | None):
+    if predictor.task == "sentence_embedding":
+        return predictor.embed(texts)
+    return predictor.predict(texts, pairs)
+
+
+def _agreement(task: str, expected, got) -> float:
+    """Equal labels, equal tags per word, or the mean cosine of embeddings (all unit vectors)."""
+    if task == "sentence_embedding":
+        return float((np.asarray(expected, np.float64) * np.asarray(got, np.float64)).sum(-1).mean())
+    if task == "token_classification":
+        pairs = [(a, b) for e, g in zip(expected, got) for a, b in zip(e["tags"], g["tags"])]
+        return sum(a == b for a, b in pairs) / max(len(pairs), 1)
+    return sum(e["label"] == g["label"] for e, g in zip(expected, got)) / max(len(expected), 1)
+
+
+def _read_json(path: Path) -> dict:
+    import json
+
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _write_json(path: Path, value: dict) -> None:
+    """Best effort, atomic: a read-only artifact folder only means the check runs again next time."""
+    import json
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False,
+                                         encoding="utf-8") as handle:
+            json.dump(value, handle, indent=2)
+        os.replace(handle.name, path)
+    except OSError as exc:
+        log.info("could not record %s (%s); the check runs again next time", path, exc)
+
+
+def _now() -> str:
+    from .artifacts import now_utc
+
+    return now_utc()
 
 
 def load_predictor(artifact: str | os.PathLike, backend: str = "auto", device: str = "auto",

@@ -31,10 +31,9 @@ def default_app() -> Recommender:
 
 
 def prepare(recommender: Recommender) -> str:
-    recommender.warm_up()
-    meta = recommender.meta
-    return (f"recommender '{meta['name']}': {meta['items']} items, {meta['users']} users, interest model "
-            f"{'on' if recommender.interest else 'off'}")
+    status = recommender.status()
+    return (f"recommender '{status['name']}': {status['items']} items, {status['users']} users, interest model "
+            f"{status['interest_model']}")
 
 
 def _rows_html(rows: list[dict], heading: str = "") -> str:

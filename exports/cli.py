@@ -13,10 +13,17 @@ __all__ = ["register", "cmd_export", "cmd_bench"]
 
 
 def cmd_export(args) -> int:
+    from core.cpu import cpu_info_for
+
     from .onnx_export import export_artifact
 
+    try:
+        cpu = cpu_info_for(args.cpu_class) if args.cpu_class else None
+    except ValueError as exc:
+        print(f"error: --cpu-class: {exc}", file=sys.stderr)
+        return 2
     info = export_artifact(args.artifact, int8=args.int8, fp16=args.fp16, opset=args.opset,
-                           optimize=not args.no_optimize, limit=args.limit,
+                           optimize=not args.no_optimize, limit=args.limit, cpu=cpu, int8_optional=args.int8_optional,
                            report=None if args.quiet else (lambda line: print(line, file=sys.stderr)))
     if args.json:
         print(json.dumps(info, indent=2, default=str))
@@ -38,6 +45,9 @@ def format_export(info: dict) -> str:
     if metric:
         lines.append(f"| torch fp32 | model/ | | | | | {torch_metrics[metric]:.4f} |")
     for name, g in info["graphs"].items():
+        if g.get("refused"):
+            lines.append(f"| {name} | not written | | | | | refused: {g['refused'][:120]} |")
+            continue
         if not g.get("validated"):
             lines.append(f"| {name} | {g['file']} | {g['size_mb']} | | | | {g.get('note')} |")
             continue
@@ -52,7 +62,10 @@ def format_export(info: dict) -> str:
     if quantization:
         calibrated = quantization.get("calibration_texts")
         lines += ["", f"int8 recipe: {quantization['recipe']} ({quantization['method'].split(' (')[0]}"
-                  + (f", calibrated on {calibrated} training texts)" if calibrated else ")")]
+                  + (f", calibrated on {calibrated} training texts" if calibrated else "")
+                  + f"), for {info.get('cpu', {}).get('class', '?')} CPUs"
+                  + (f", session options {json.dumps(quantization['session_options'])}"
+                     if quantization.get("session_options") else "")]
     lines += ["", "agreement: on the parity texts, in fixed batches of 16; test agreement: on the test split "
               "through the runtime (length-bucketed batches of 32)"]
     if info["validation"].get("note"):
@@ -76,6 +89,11 @@ def register(subparsers) -> None:
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (14 to 20; default 17)")
     p.add_argument("--no-optimize", action="store_true", help="skip ONNX Runtime's transformer optimizer")
     p.add_argument("--limit", type=int, default=256, help="validation + test texts used for parity (default 256)")
+    p.add_argument("--cpu-class", default="",
+                   help="the CPU class the int8 graph will serve on (default: this machine's; e.g. avx2, "
+                        "avx512-vnni, arm-dotprod; 'ftsuite doctor' names a machine's class)")
+    p.add_argument("--int8-optional", action="store_true",
+                   help="an int8 graph over its tolerance is left out (fp32 is still written) instead of failing")
     p.add_argument("--json", action="store_true", help="print the manifest's new 'onnx' entry as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_export)

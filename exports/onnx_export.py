@@ -6,10 +6,12 @@ Steps (each graph is checked against torch before anything is kept):
 2. ``torch.onnx.export`` with dynamic batch and sequence axes (the sentence embedder with its
    pooling and normalisation inside the graph);
 3. ONNX Runtime's transformer optimizer (fused attention, layer norms, GELU) where it keeps parity;
-4. dynamic int8 quantization (``--int8``): the recipes of :data:`exports.quantize.INT8_RECIPES` are
-   tried and the one closest to torch is kept;
+4. int8 (``--int8``, dynamic or static): the recipes that are sound on the CPU class the graph is
+   for (:func:`exports.quantize.int8_recipe_tiers`; this machine's unless ``cpu`` names another) are
+   tried; the manifest records that class, the recipe and any session options it needs;
 5. fp16 conversion (``--fp16``), validated on CUDA when a GPU works;
-6. the graphs are written into a staging folder and moved to ``ARTIFACT/onnx/`` only when all
+6. the graphs (and a sample of the parity texts, ``parity.json``, for the runtime's check on another
+   CPU class) are written into a staging folder and moved to ``ARTIFACT/onnx/`` only when all
    passed; the manifest then records opset, files, parity, agreement and test metrics.
 """
 
@@ -29,11 +31,11 @@ import numpy as np
 
 from core.artifacts import now_utc, read_manifest, staged_artifact, update_manifest
 from core.errors import ExportMismatchError, ModelNotFoundError, SuiteError
-from core.inference import ONNX_FILES, TorchPredictor
+from core.cpu import CpuInfo, detect_cpu
+from core.inference import ONNX_FILES, PARITY_FILE, TorchPredictor
 from core.tasks import get_task, uses_case_markers
 
-from .quantize import (INT8_RECIPES, STATIC_INT8_RECIPES, convert_fp16, prepare_static, quantize_int8,
-                       quantize_static_int8)
+from .quantize import convert_fp16, int8_recipe_tiers, prepare_static, quantize_int8, quantize_static_int8
 from .validate import (
     PRIMARY_METRIC,
     PROBE_TEXTS,
@@ -204,11 +206,13 @@ def stamp_metadata(path: Path, props: dict[str, str]) -> None:
     onnx.save(model, str(path))
 
 
-def _session(path: Path, provider: str = "CPUExecutionProvider"):
+def _session(path: Path, provider: str = "CPUExecutionProvider", extra: dict[str, str] | None = None):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    for key, value in (extra or {}).items():
+        options.add_session_config_entry(key, value)
     return ort.InferenceSession(str(path), options, providers=[provider])
 
 
@@ -277,7 +281,8 @@ INT8_METHODS = ("dynamic", "static")
 
 def export_artifact(artifact: str | Path, int8: bool | str = False, fp16: bool = False, opset: int = 17,
                     optimize: bool = True, limit: int = 256, metric_limit: int = 2000,
-                    tolerances: dict[str, Tolerance] | None = None, report=None) -> dict:
+                    tolerances: dict[str, Tolerance] | None = None, report=None, cpu: CpuInfo | None = None,
+                    int8_optional: bool = False) -> dict:
     """Export an artifact to validated ONNX graphs in ``ARTIFACT/onnx/``; returns the manifest's
     new ``onnx`` entry. Raises :class:`ExportMismatchError` (and writes nothing) when a graph is
     over its tolerance.
@@ -287,7 +292,9 @@ def export_artifact(artifact: str | Path, int8: bool | str = False, fp16: bool =
     (answers independent of the batch; needs the training data). ``limit`` caps the validation +
     test texts used for parity; ``metric_limit`` the test examples
     scored per graph; ``tolerances`` overrides :data:`exports.validate.TOLERANCES` per precision;
-    ``report`` is called with progress lines.
+    ``report`` is called with progress lines. ``cpu``: the CPU the int8 graph is for (default this
+    one, :func:`core.cpu.detect_cpu`). ``int8_optional``: an int8 graph over its tolerance is left
+    out (the manifest says why) instead of failing the whole export, for builds that must go on.
     """
     from transformers import AutoTokenizer
 
@@ -305,6 +312,7 @@ def export_artifact(artifact: str | Path, int8: bool | str = False, fp16: bool =
     max_length = int(manifest.get("max_length", 128))
     output_name = kind.onnx_outputs[0]
     timings: dict[str, float] = {}
+    cpu = cpu or detect_cpu()
 
     # 1. the torch model, its inputs, and its outputs on the reference texts
     tokenizer = AutoTokenizer.from_pretrained(str(artifact / "model"))
@@ -346,33 +354,54 @@ def export_artifact(artifact: str | Path, int8: bool | str = False, fp16: bool =
         comparison, info["optimizer"] = _optimized_or_plain(raw, fp32, model.config, ref, tol, optimize)
         stamp_metadata(fp32, {**props, "ftsuite.precision": "fp32"})
         graphs["fp32"] = ref.entry(fp32, StagedOnnxPredictor(artifact, manifest, stage, "fp32"), comparison, tol)
+        _write_parity(stage / PARITY_FILE, data.parity)
         timings["fp32"] = time.time() - t
         say(f"fp32: max |diff| {comparison.max_abs_diff:.2e}, optimizer "
             + ("applied" if info["optimizer"]["applied"] else "skipped: " + info["optimizer"]["reason"][:80]))
 
-        # 4. int8: the recipes of the method; dynamic keeps the closest to torch, static the first good enough
+        # 4. int8: the recipes sound on the CPU class; dynamic keeps the closest, static the first good enough
         if int8:
             t = time.time()
             if int8 == "static":
                 pre = prepare_static(raw, stage / "model.pre.onnx")
                 calibration = encode_batches(kind, tokenizer, data.calibration, max_length, input_names, batch_size=1)
-                attempts = [(r, lambda path, r=r: quantize_static_int8(pre, path, r, calibration))
-                            for r in STATIC_INT8_RECIPES]
+
+                def quantize(path, r):
+                    return quantize_static_int8(pre, path, r, calibration)
             else:
-                attempts = [(r, lambda path, r=r: quantize_int8(fp32, path, r)) for r in INT8_RECIPES]
-            # static recipes differ in speed (dynamic ones hardly): the first good enough is kept
-            good_enough = tolerance_for(task, "int8", tolerances).min_agreement if int8 == "static" else None
-            path, comparison, recipe, candidates = _best_int8(attempts, stage, ref, good_enough)
+                def quantize(path, r):
+                    return quantize_int8(fp32, path, r)
+            tiers = int8_recipe_tiers(int8, cpu)
+            int8_tol = tolerance_for(task, "int8", tolerances)
+            path, comparison, recipe, candidates = _best_int8(tiers, quantize, stage, ref, int8_tol.min_agreement,
+                                                              first_good=int8 == "static")
             stamp_metadata(path, {**props, "ftsuite.precision": "int8",
-                                  "ftsuite.quantization": json.dumps(recipe.describe())})
-            graphs["int8"] = ref.entry(path, StagedOnnxPredictor(artifact, manifest, stage, "int8"), comparison,
-                                       tolerance_for(task, "int8", tolerances))
-            graphs["int8"]["quantization"] = {**recipe.describe(), "candidates": candidates}
-            if int8 == "static":
-                graphs["int8"]["quantization"]["calibration_texts"] = len(data.calibration)
+                                  "ftsuite.quantization": json.dumps(recipe.describe()),
+                                  "ftsuite.cpu_class": cpu.int8_class,
+                                  "ftsuite.session_options": json.dumps(recipe.session_options)})
+            try:
+                graphs["int8"] = ref.entry(path, StagedOnnxPredictor(artifact, manifest, stage, "int8",
+                                                                     session_options=recipe.session_options),
+                                           comparison, int8_tol)
+            except ExportMismatchError as exc:
+                if not int8_optional:
+                    raise
+                path.unlink()
+                graphs["int8"] = {"validated": False, "refused": str(exc).splitlines()[0][:300],
+                                  "details": str(exc)[:2000], "cpu": cpu.describe(),
+                                  "quantization": {**recipe.describe(), "candidates": candidates}}
+                say(f"int8: refused by its parity check, only fp32 is written ({str(exc).splitlines()[0][:200]})")
+            else:
+                graphs["int8"]["quantization"] = {**recipe.describe(), "candidates": candidates}
+                graphs["int8"]["tolerance"] = {"min_agreement": int8_tol.min_agreement,
+                                               "max_metric_drop": int8_tol.max_metric_drop}
+                if recipe.session_options:
+                    graphs["int8"]["session_options"] = dict(recipe.session_options)
+                if int8 == "static":
+                    graphs["int8"]["quantization"]["calibration_texts"] = len(data.calibration)
+                say(f"int8: {recipe.name} (for {cpu.int8_class} CPUs), agreement {comparison.agreement:.4f}, "
+                    f"test agreement {graphs['int8']['test_agreement']}")
             timings["int8"] = time.time() - t
-            say(f"int8: {recipe.name}, agreement {comparison.agreement:.4f}, "
-                f"test agreement {graphs['int8']['test_agreement']}")
 
         # 5. fp16 for the GPU, validated there when CUDA works
         if fp16:
@@ -390,14 +419,17 @@ def export_artifact(artifact: str | Path, int8: bool | str = False, fp16: bool =
                                   "loads_on_cpu": _loads_on_cpu(path)}
             timings["fp16"] = time.time() - t
         for leftover in stage.iterdir():  # only the graphs stay
-            if leftover.name not in ONNX_FILES.values():
+            if leftover.name not in (*ONNX_FILES.values(), PARITY_FILE):
                 leftover.unlink() if leftover.is_file() else shutil.rmtree(leftover)
 
     import onnx
     import onnxruntime
     import torch
 
+    for entry in graphs.values():
+        entry.setdefault("cpu", cpu.describe())  # the CPU class each graph was made and checked for
     info["graphs"] = graphs
+    info["cpu"] = cpu.describe()
     info["metadata"] = props
     info["versions"] = {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
     info["seconds"] = {k: round(v, 1) for k, v in {**timings, "total": time.time() - started}.items()}
@@ -427,29 +459,39 @@ def _optimized_or_plain(raw: Path, fp32: Path, config, ref: _Reference, tol: Tol
     return comparison, outcome  # the exporter's graph stays in the stage: static int8 starts from it
 
 
-def _best_int8(attempts: list, stage: Path, ref: _Reference, good_enough: float | None = None):
-    """Quantize with every (recipe, quantize(path)) attempt; keep the closest to torch as
-    ``model.int8.onnx``. With ``good_enough`` (attempts listed fastest first), stop at the first whose
-    agreement with torch reaches it and keep that one."""
-    tried, first_good = [], False
-    for i, (recipe, quantize) in enumerate(attempts):
-        path = stage / f"model.int8.candidate{i}.onnx"
-        try:
-            quantize(path)
-            tried.append((recipe, path, ref.compare(_run_session(_session(path), ref.batches)), ""))
-        except Exception as exc:  # noqa: BLE001 - a recipe the quantizer cannot apply is skipped
-            tried.append((recipe, None, None, f"failed: {str(exc).splitlines()[0][:200]}"))
-        first_good = good_enough is not None and tried[-1][2] is not None and tried[-1][2].agreement >= good_enough
-        if first_good:
+def _best_int8(tiers: list[list], quantize, stage: Path, ref: _Reference, good_enough: float | None,
+               first_good: bool = False):
+    """Quantize with the recipes of each tier (``quantize(path, recipe)``) and keep one as
+    ``model.int8.onnx``: within a tier the closest to torch, or with ``first_good`` (recipes listed
+    fastest first) the first whose agreement reaches ``good_enough``. A later tier is tried only when
+    no recipe of the earlier ones reaches it; when none does, the closest of all is kept (and the
+    validation that follows says by how much it misses)."""
+    tried = []
+    chosen = None
+    for tier in tiers:
+        start = len(tried)
+        for recipe in tier:
+            path = stage / f"model.int8.candidate{len(tried)}.onnx"
+            try:
+                quantize(path, recipe)
+                session = _session(path, extra=recipe.session_options)
+                tried.append((recipe, path, ref.compare(_run_session(session, ref.batches)), ""))
+                del session
+            except Exception as exc:  # noqa: BLE001 - a recipe the quantizer cannot apply is skipped
+                tried.append((recipe, None, None, f"failed: {str(exc).splitlines()[0][:200]}"))
+            if first_good and _passes(tried[-1], good_enough):
+                chosen = tried[-1]
+                break
+        if chosen is None and not first_good:
+            passing = [t for t in tried[start:] if _passes(t, good_enough)]
+            chosen = _closest(passing, tried) if passing else None
+        if chosen is not None:
             break
     usable = [t for t in tried if t[2] is not None]
     if not usable:
         raise SuiteError("int8 quantization failed for every recipe: "
                          + "; ".join(f"{r.name}: {e}" for r, _, _, e in tried) + ". Fix: export without --int8")
-    if first_good:
-        recipe, path, comparison, _ = tried[-1]
-    else:  # highest agreement (to 3 decimals) first; on a tie the earlier recipe (smaller files first)
-        recipe, path, comparison, _ = max(usable, key=lambda t: (round(t[2].agreement, 3), -tried.index(t)))
+    recipe, path, comparison, _ = chosen or _closest(usable, tried)
     candidates = [{"recipe": r.name, "error": e} if c is None else
                   {"recipe": r.name, "agreement": round(c.agreement, 6),
                    "mean_abs_diff": float(f"{c.mean_abs_diff:.3g}"), "size_mb": _size_mb(p)}
@@ -460,6 +502,15 @@ def _best_int8(attempts: list, stage: Path, ref: _Reference, good_enough: float 
         if other is not None and other.exists():
             other.unlink()
     return final, comparison, recipe, candidates
+
+
+def _passes(attempt, good_enough: float | None) -> bool:
+    return attempt[2] is not None and good_enough is not None and attempt[2].agreement >= good_enough
+
+
+def _closest(attempts: list, tried: list):
+    """Highest agreement (to 3 decimals) first; on a tie the earlier recipe (smaller or faster first)."""
+    return max(attempts, key=lambda t: (round(t[2].agreement, 3), -tried.index(t)))
 
 
 def _single(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -519,6 +570,15 @@ def _graph_entry(path: Path, provider: str, comparison: Comparison, tol: Toleran
         entry["test_delta_vs_torch"] = {k: round(v - torch_metrics[k], 6) for k, v in metrics.items()
                                         if k != "support" and isinstance(v, (int, float)) and k in torch_metrics}
     return entry
+
+
+def _write_parity(path: Path, parity, limit: int = 64) -> None:
+    """A sample of the parity texts (spread over them) for the runtime's check on another CPU class."""
+    step = max(len(parity) / limit, 1.0)
+    rows = sorted({int(i * step) for i in range(min(limit, len(parity)))})
+    texts = [parity.texts[i] for i in rows]
+    pairs = [parity.pairs[i] for i in rows] if parity.pairs is not None else None
+    path.write_text(json.dumps({"texts": texts, "pairs": pairs}, ensure_ascii=False), encoding="utf-8")
 
 
 def _loads_on_cpu(path: Path) -> str:

@@ -14,8 +14,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Int8Recipe", "INT8_RECIPES", "StaticInt8Recipe", "STATIC_INT8_RECIPES", "quantize_int8",
-           "prepare_static", "smooth_ffn_inputs", "quantize_static_int8", "convert_fp16"]
+__all__ = ["Int8Recipe", "INT8_RECIPES", "StaticInt8Recipe", "STATIC_INT8_RECIPES", "int8_recipe_tiers",
+           "quantize_int8", "prepare_static", "smooth_ffn_inputs", "quantize_static_int8", "convert_fp16"]
 
 log = logging.getLogger("ftsuite.exports")
 
@@ -28,11 +28,18 @@ class Int8Recipe:
     name: str
     per_channel: bool
     op_types: tuple[str, ...] | None = None
+    reduce_range: bool = False
+    precise_kernel: bool = False
 
     def describe(self) -> dict:
         return {"recipe": self.name, "method": "dynamic (weights int8, activations quantized at run time)",
                 "weight_type": "QInt8", "per_channel": self.per_channel,
-                "operators": list(self.op_types) if self.op_types else "all quantizable"}
+                "operators": list(self.op_types) if self.op_types else "all quantizable",
+                **_kernel_fields(self)}
+
+    @property
+    def session_options(self) -> dict[str, str]:
+        return _session_options(self)
 
 
 # Tried in this order; the export keeps the one closest to torch (ties go to the earlier one).
@@ -63,6 +70,12 @@ class StaticInt8Recipe:
     ffn_output_fp32: bool = False
     float_outputs: bool = False
     smooth: float | None = None
+    reduce_range: bool = False
+    precise_kernel: bool = False
+
+    @property
+    def session_options(self) -> dict[str, str]:
+        return _session_options(self)
 
     def describe(self) -> dict:
         operators = ("MatMul, Gemm with a weight (the attention products stay fp32), outputs float"
@@ -76,7 +89,7 @@ class StaticInt8Recipe:
                "operators": operators, "format": "QDQ" if self.float_outputs else "QOperator"}
         if self.smooth is not None:
             out["smoothing"] = f"SmoothQuant alpha {self.smooth:g} on the feed-forward output projections"
-        return out
+        return {**out, **_kernel_fields(self)}
 
 
 # Tried in this order, fastest first; the export keeps the first that passes the int8 tolerance, else the
@@ -90,6 +103,38 @@ STATIC_INT8_RECIPES = (
     StaticInt8Recipe("static, linear layers", float_outputs=True),
     StaticInt8Recipe("static, min-max, feed-forward outputs fp32", ffn_output_fp32=True),
 )
+
+
+def _kernel_fields(recipe) -> dict:
+    out = {}
+    if recipe.reduce_range:
+        out["reduce_range"] = "7-bit weights: the fast U8S8 kernel cannot saturate on x86 without VNNI"
+    if recipe.precise_kernel:
+        out["session_options"] = _session_options(recipe)
+        out["kernel"] = "ONNX Runtime's U8U8 kernel (exact on x86 without VNNI, slower)"
+    return out
+
+
+def _session_options(recipe) -> dict[str, str]:
+    from core.cpu import PRECISE_KERNEL_OPTION
+
+    return {PRECISE_KERNEL_OPTION: "1"} if recipe.precise_kernel else {}
+
+
+def int8_recipe_tiers(method: str, cpu) -> list[list]:
+    """The int8 recipes that are sound on ``cpu`` (a :class:`core.cpu.CpuInfo`), in tiers tried in
+    order: a later tier only when no recipe of the earlier one is within the int8 tolerance.
+
+    Where ONNX Runtime's U8S8 kernel can saturate (x86 without VNNI), the first tier is each recipe
+    with 7-bit weights (``reduce_range``: same fast kernel, products that fit in 16 bits), the second
+    the full-range recipe on the U8U8 kernel (exact, slower). Elsewhere the recipes as they are."""
+    from dataclasses import replace
+
+    base = STATIC_INT8_RECIPES if method == "static" else INT8_RECIPES
+    if not cpu.u8s8_saturates:
+        return [list(base)]
+    return [[replace(r, name=r.name + ", 7-bit weights", reduce_range=True) for r in base],
+            [replace(r, name=r.name + ", U8U8 kernel", precise_kernel=True) for r in base]]
 
 
 def _matmul_roles(path: Path) -> dict[str, list[str]]:
@@ -120,7 +165,7 @@ def quantize_int8(source: Path, destination: Path, recipe: Int8Recipe) -> Path:
     # their outputs are float, which is what DefaultTensorType tells the quantizer.
     with contextlib.redirect_stdout(io.StringIO()), _quiet("root"):
         quantize_dynamic(str(source), str(destination), weight_type=QuantType.QInt8,
-                         per_channel=recipe.per_channel,
+                         per_channel=recipe.per_channel, reduce_range=recipe.reduce_range,
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT}, **kwargs)
     return destination
 
@@ -226,7 +271,7 @@ def quantize_static_int8(source: Path, destination: Path, recipe: StaticInt8Reci
         with contextlib.redirect_stdout(io.StringIO()), _quiet("root"), contextlib.chdir(destination.parent):
             quantize_static(str(source), str(destination), Reader(),
                             quant_format=QuantFormat.QDQ if recipe.float_outputs else QuantFormat.QOperator,
-                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            per_channel=True, reduce_range=recipe.reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                             op_types_to_quantize=["MatMul", "Gemm"], nodes_to_exclude=excluded,
                             calibrate_method=CalibrationMethod.MinMax, extra_options=extra)
     finally:

@@ -109,6 +109,16 @@ class Recommender:
         self._ready = True
         return self
 
+    def status(self) -> dict:
+        """What is loaded: sizes, and how the interest model serves (int8, or fp32 and why)."""
+        from core.inference import serving_note
+
+        self.warm_up()
+        return {"name": self.meta.get("name"), "items": self.meta.get("items"), "users": self.meta.get("users"),
+                "folder": str(self.folder),
+                "interest_model": (f"{self.interest.artifact.name}: {serving_note(self.interest.embedder.predictor)}"
+                                   if self.interest else "off")}
+
     # ------------------------------------------------------------------ lookups
     def user_ids(self) -> list[str]:
         self.warm_up()

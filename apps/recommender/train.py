@@ -80,15 +80,25 @@ def train_interest_model(catalogue: Catalogue, train: Interactions, name: str, c
     return result.path
 
 
-def export_int8(artifact: Path) -> None:
-    """ONNX + int8 through the ``ftsuite export`` command (validated against torch there)."""
+def export_int8(artifact: Path) -> str:
+    """ONNX + int8 through the ``ftsuite export`` command (validated against torch there). An int8
+    graph that fails its parity check is left out: the recommender then serves the fp32 graph, and
+    the line returned (also printed) says so. Returns that line."""
     if (artifact / "onnx" / "model.int8.onnx").is_file():
-        return
-    cmd = [sys.executable, "-m", "core.cli", "export", str(artifact), "--int8", "--quiet"]
+        return "interest model: int8 graph already exported"
+    cmd = [sys.executable, "-m", "core.cli", "export", str(artifact), "--int8", "--int8-optional", "--quiet"]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise SuiteError(f"exporting {artifact} failed:\n{done.stderr.strip()[-800:]}\n"
                          f"Fix: run '{' '.join(cmd[2:]).replace('core.cli', 'ftsuite')}' to see the details")
+    int8 = (read_manifest(artifact).get("onnx") or {}).get("graphs", {}).get("int8", {})
+    if int8.get("refused"):
+        line = (f"interest model: the int8 graph failed its parity check ({int8['refused'][:200]}); "
+                "the recommender serves the fp32 graph")
+    else:
+        line = f"interest model: int8 graph for {int8.get('cpu', {}).get('class', '?')} CPUs"
+    print(line)
+    return line
 
 
 def save_dataset(catalogue: Catalogue, inter: Interactions, folder: Path) -> None:

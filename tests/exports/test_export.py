@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from exports.quantize import STATIC_INT8_RECIPES
+from core.cpu import detect_cpu
+from exports.quantize import int8_recipe_tiers
 
 from .conftest import TASKS, copy_artifact
 
@@ -74,7 +75,7 @@ def test_manifest_and_metadata_record_the_export(exported):
         assert props["ftsuite.task"] == "text_classification" and props["ftsuite.precision"] == precision
     assert info["torch_test_metrics"]["accuracy"] == pytest.approx(manifest["metrics"]["test"]["accuracy"])
     assert info["graphs"]["int8"]["quantization"]["candidates"]
-    assert sorted(p.name for p in (artifact / "onnx").iterdir()) == ["model.int8.onnx", "model.onnx"]
+    assert sorted(p.name for p in (artifact / "onnx").iterdir()) == ["model.int8.onnx", "model.onnx", "parity.json"]
     assert "## ONNX" in (artifact / "README.md").read_text()
 
 
@@ -89,17 +90,18 @@ def test_static_int8_is_calibrated_validated_and_independent_of_the_batch(traine
     quantization = int8["quantization"]
     assert int8["validated"] and int8["agreement"] >= 0.75
     assert quantization["method"].startswith("static") and quantization["calibration_texts"] > 10
-    # recipes are tried fastest first, up to the first that passes the int8 tolerance; that one is kept
+    # the recipes sound on this CPU are tried fastest first, up to the first that passes the int8 tolerance
+    recipes = [r for tier in int8_recipe_tiers("static", detect_cpu()) for r in tier]
     candidates = quantization["candidates"]
     assert not [c for c in candidates if "error" in c]
-    assert [c["recipe"] for c in candidates] == [r.name for r in STATIC_INT8_RECIPES[:len(candidates)]]
+    assert [c["recipe"] for c in candidates] == [r.name for r in recipes[:len(candidates)]]
     assert all(c["agreement"] < 0.95 for c in candidates[:-1])
     if candidates[-1]["agreement"] >= 0.95:
         assert quantization["recipe"] == candidates[-1]["recipe"] and int8["agreement"] >= 0.95
     else:
-        assert len(candidates) == len(STATIC_INT8_RECIPES)
+        assert len(candidates) == len(recipes)
         assert int8["agreement"] == max(c["agreement"] for c in candidates)
-    assert sorted(p.name for p in (artifact / "onnx").iterdir()) == ["model.int8.onnx", "model.onnx"]
+    assert sorted(p.name for p in (artifact / "onnx").iterdir()) == ["model.int8.onnx", "model.onnx", "parity.json"]
 
     # a text's answer is the same alone and beside a much longer text (dynamic int8 cannot promise that)
     predictor = load_predictor(artifact, backend="onnx", device="cpu", precision="int8")
@@ -215,7 +217,7 @@ def test_reexport_replaces_the_graphs(exported, tmp_path):
     artifact = copy_artifact(exported("sentence_embedding")[0], tmp_path / "artifact")
     info = export_artifact(artifact, opset=14, optimize=False)
     assert info["opset"] == 14 and info["optimizer"] == {"applied": False, "reason": "--no-optimize"}
-    assert sorted(p.name for p in (artifact / "onnx").iterdir()) == ["model.onnx"]
+    assert sorted(p.name for p in (artifact / "onnx").iterdir()) == ["model.onnx", "parity.json"]
     assert info["graphs"]["fp32"]["agreement_measure"].startswith("mean cosine")
 
 
