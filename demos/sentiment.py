@@ -47,6 +47,24 @@ def _fmt(ts: float | None) -> str:
 _FALLBACK_MARK = "<br><small>by the fallback model</small>"
 
 
+def _sources_html(health: list[dict]) -> str:
+    """Each source's health; names and errors are escaped (a URL or an error text is untrusted)."""
+    if not health:
+        return "<p>No source read yet.</p>"
+    out = ["<table style='width:100%;border-collapse:collapse;font-size:13px'><tr><th align=left>source</th>"
+           "<th>state</th><th align=left>last success (UTC)</th><th>items</th><th align=left>last error</th></tr>"]
+    for h in health:
+        failing = bool(h.get("failures"))
+        state = f"failing ({h['failures']}x, next try {_fmt(h.get('next_try'))})" if failing else "ok"
+        error = f"{_fmt(h.get('last_error_at'))}: {h.get('last_error') or ''}" if h.get("last_error") else ""
+        out.append(f"<tr style='border-bottom:1px solid #ddd;{'background:#fbe4e4' if failing else ''}'>"
+                   f"<td>{html.escape(h['name'])}</td><td>{html.escape(state)}</td>"
+                   f"<td>{_fmt(h.get('last_success'))}</td><td align=center>{int(h.get('items') or 0)}</td>"
+                   f"<td>{html.escape(error)}</td></tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
 def _items_html(rows: list[dict]) -> str:
     """The newest items as a table; every feed string is escaped (feeds are untrusted input)."""
     if not rows:
@@ -127,10 +145,11 @@ def build_demo(monitor: Monitor) -> gr.Blocks:
             if firing:
                 first = firing[0]
             return (status, _items_html(store.latest(monitor.model_id, 40)), _alerts_html(store.alerts()),
-                    gr.update(choices=entities, value=first), rules, _series_figure(monitor, "entity", first))
+                    gr.update(choices=entities, value=first), rules, _series_figure(monitor, "entity", first),
+                    _sources_html(monitor.source_health()))
         except Exception as exc:  # noqa: BLE001 - the page shows the problem instead of crashing
             log.exception("refresh failed")
-            return (f"**Error:** {html.escape(str(exc))}", "", "", gr.update(), "", None)
+            return (f"**Error:** {html.escape(str(exc))}", "", "", gr.update(), "", None, "")
 
     def choose_scope(scope):
         try:
@@ -197,11 +216,13 @@ def build_demo(monitor: Monitor) -> gr.Blocks:
         result = gr.HTML()
         gr.Markdown("### Rules in force")
         rules = gr.Markdown()
+        gr.Markdown("### Sources")
+        sources = gr.HTML()
         refresh_button = gr.Button("Refresh")
 
-        outputs = [status, newest, alerts, key, rules, series]
+        outputs = [status, newest, alerts, key, rules, series, sources]
         demo.load(refresh, outputs=outputs)
-        refresh_button.click(refresh, outputs=outputs)
+        refresh_button.click(refresh, outputs=outputs, api_name="refresh")
         scope.change(choose_scope, inputs=scope, outputs=key)
         key.change(plot, inputs=[scope, key], outputs=series)
         button.click(score, inputs=headline, outputs=result, api_name="score")

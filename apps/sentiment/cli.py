@@ -26,6 +26,8 @@ def register(sub) -> None:
     a.add_argument("--output", help="PNG path (default FTSUITE_HOME/monitor/report-<entity>.png)")
     actions.add_parser("rescore", help="score stored items with the configured model where not yet scored")
     actions.add_parser("deliver", help="retry undelivered alert notifications")
+    a = actions.add_parser("status", help="the models in use and each source's health (last success, last error)")
+    a.add_argument("--json", action="store_true")
     p.set_defaults(func=run_command)
 
 
@@ -50,6 +52,8 @@ def run_command(args) -> int:
             print(report.summary())
             for skipped in report.skipped[:20]:
                 print(f"  skipped {skipped.origin}: {skipped.reason}")
+            for name, reason in report.failed_sources:
+                print(f"  source failed {name}: {reason}")
             for alert in report.alerts_fired:
                 print(f"  ALERT {alert['rule']} {alert['scope_key']} at {alert['at']:%Y-%m-%d %H:%M} "
                       f"(value {alert['value']:.2f})")
@@ -79,6 +83,20 @@ def run_command(args) -> int:
             print(f"scored {monitor.rescore()} items with {monitor.model_id}")
         elif args.action == "deliver":
             print(monitor.deliver())
+        elif args.action == "status":
+            health = monitor.source_health()
+            if args.json:
+                print(json.dumps({"sentiment": monitor.sentiment_status, "ner": monitor.ner_status,
+                                  "sources": health}, indent=2, default=str))
+                return 0
+            print(f"sentiment: {monitor.sentiment_status}; NER: {monitor.ner_status}")
+            for h in health:
+                state = "failing" if h["failures"] else "ok"
+                print(f"{state:8} {h['name']}: last success {_fmt_time(h['last_success'])}, items {h['items']}"
+                      + (f", {h['failures']} failure(s), last error {_fmt_time(h['last_error_at'])}: "
+                         f"{h['last_error']}, next try {_fmt_time(h['next_try'])}" if h["failures"] else ""))
+            if not health:
+                print("no source read yet")
     finally:
         monitor.close()
     return 0

@@ -53,6 +53,11 @@ class MonitorConfig:
     read: str = field(default="title", metadata={"help": "what the models read: title (fast; headline-style "
                                                          "training data) or title_summary"})
     poll_interval: str = "60s"
+    allow_hosts: list[str] = field(default_factory=list, metadata={
+        "help": "hosts (names or addresses) that feeds and webhooks may reach although they are loopback, "
+                "private or link-local; every other such address is refused, redirects included"})
+    fetch_deadline: str = field(default="60s", metadata={"help": "the whole read of one feed URL, at most"})
+    max_bytes: int = field(default=20_000_000, metadata={"help": "a larger feed or file is refused, not cut"})
     topic_threshold: float = 0.5
     topics: dict[str, list[str]] = field(default_factory=dict)
     rules: list[dict] = field(default_factory=list)
@@ -83,6 +88,14 @@ class MonitorConfig:
             if not examples or not all(isinstance(e, str) and e.strip() for e in examples):
                 raise ConfigError(f"topics.{topic}: give a list of example sentences")
         self.poll_seconds = parse_duration(self.poll_interval)
+        if self.max_bytes < 1:
+            raise ConfigError("max_bytes must be >= 1")
+        if not all(isinstance(h, str) and h.strip() for h in self.allow_hosts):
+            raise ConfigError(f"allow_hosts = {self.allow_hosts!r}; give host names or addresses as strings")
+        from .fetch import FetchPolicy
+
+        self.fetch_policy = FetchPolicy(tuple(h.strip() for h in self.allow_hosts), self.max_bytes,
+                                        parse_duration(self.fetch_deadline))
         self.rule_list = rules_from_config(self.rules)
 
     def path(self, value: str) -> Path | None:
@@ -93,7 +106,7 @@ class MonitorConfig:
         return first_artifact(value, Path(self.base_dir) if self.base_dir else None)
 
     def build_notifiers(self):
-        return notifiers_from_config(self.notifiers, self.path(self.database).parent)
+        return notifiers_from_config(self.notifiers, self.path(self.database).parent, self.fetch_policy)
 
 
 def load_monitor_config(path: str | Path, overrides: dict | None = None) -> MonitorConfig:

@@ -1,7 +1,8 @@
 """News items and the readers that produce them: RSS / Atom, JSONL, CSV, and folders of those.
 
 A reader never stops on a bad entry: it yields :class:`Skipped` with the reason and the place, and
-the caller logs it. Only ``http``, ``https`` and local files are read.
+the caller logs it; a bad file of a folder is skipped the same way. Only ``http``, ``https`` and
+local regular files are read, through the fence of :mod:`apps.sentiment.fetch`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Iterator
 
 from core.errors import DataError
 
+from .fetch import FetchPolicy, failure_reason, fetch_url, read_local, redact
+
 __all__ = ["Item", "Skipped", "read_source", "normalise", "parse_time", "item_uid", "FEED_SUFFIXES"]
 
 log = logging.getLogger("ftsuite.sentiment")
@@ -29,7 +32,9 @@ log = logging.getLogger("ftsuite.sentiment")
 FEED_SUFFIXES = (".xml", ".rss", ".atom", ".jsonl", ".ndjson", ".csv")
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
-MAX_BYTES = 20_000_000  # a feed larger than this is refused rather than read into memory
+MAX_BYTES = FetchPolicy.max_bytes  # a feed larger than this is refused rather than read into memory
+MAX_TITLE = 2_000  # characters; a longer "headline" is a broken record, not news
+MAX_BODY = 200_000
 
 
 @dataclass
@@ -98,34 +103,34 @@ def parse_time(value) -> dt.datetime:
     return moment.astimezone(dt.timezone.utc)
 
 
-def _fetch(source: str, timeout: float = 20.0) -> tuple[bytes, str]:
+def _fetch(source: str, policy: FetchPolicy) -> tuple[bytes, str]:
     """The bytes of a source and a label for messages. Refuses schemes other than http(s)/file."""
     parsed = urllib.parse.urlparse(source)
     if parsed.scheme in ("http", "https"):
-        request = urllib.request.Request(source, headers={"User-Agent": "ftsuite-monitor/0.1"})
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked
-            return response.read(MAX_BYTES + 1)[:MAX_BYTES + 1], source
+        return fetch_url(source, policy), redact(source)
     if parsed.scheme == "file":
         source = urllib.request.url2pathname(parsed.path)
     elif parsed.scheme and len(parsed.scheme) > 1:
-        raise DataError(f"source {source!r}: only http, https and file sources are read",
+        raise DataError(f"source {redact(source)!r}: only http, https and file sources are read",
                         fix="give a feed URL, a file or a folder")
-    path = Path(source)
-    if not path.exists():
-        raise DataError([(str(path), None, None, "source not found")], fix="check the path or URL")
-    if path.stat().st_size > MAX_BYTES:
-        raise DataError([(str(path), None, None, f"larger than {MAX_BYTES} bytes")], fix="split the file")
-    return path.read_bytes(), str(path)
+    return read_local(source, policy), str(source)
 
 
-def read_source(source: str | Path, default_source: str = "") -> Iterator[Item | Skipped]:
-    """Items from one source: a feed URL, a feed / JSONL / CSV file, or a folder of such files."""
+def read_source(source: str | Path, default_source: str = "",
+                policy: FetchPolicy | None = None) -> Iterator[Item | Skipped]:
+    """Items from one source: a feed URL, a feed / JSONL / CSV file, or a folder of such files.
+    A source that cannot be read at all raises (the caller guards each source); a bad file inside a
+    folder, and every bad record, is yielded as :class:`Skipped`."""
+    policy = policy or FetchPolicy()
     path = Path(str(source))
     if path.is_dir():
         for child in sorted(p for p in path.iterdir() if p.suffix.lower() in FEED_SUFFIXES):
-            yield from read_source(child, default_source)
+            try:
+                yield from read_source(child, default_source, policy)
+            except Exception as exc:  # noqa: BLE001 - one bad file never stops its folder
+                yield Skipped(str(child), failure_reason(exc))
         return
-    data, label = _fetch(str(source))
+    data, label = _fetch(str(source), policy)
     suffix = Path(urllib.parse.urlparse(str(source)).path).suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         yield from _read_jsonl(data, label, default_source)
@@ -136,17 +141,26 @@ def read_source(source: str | Path, default_source: str = "") -> Iterator[Item |
 
 
 def _from_record(record: dict, origin: str, default_source: str) -> Item | Skipped:
+    try:
+        return _record_item(record, origin, default_source)
+    except Exception as exc:  # noqa: BLE001 - one bad record never stops its source
+        return Skipped(origin, f"unreadable record ({failure_reason(exc)})")
+
+
+def _record_item(record: dict, origin: str, default_source: str) -> Item | Skipped:
     title = record.get("title")
     if not isinstance(title, str) or not normalise(title):
         return Skipped(origin, "no title")
     body = record.get("body") or record.get("summary") or record.get("description") or ""
     if not isinstance(body, str):
         return Skipped(origin, f"body is {type(body).__name__}, expected text")
+    if len(title) > MAX_TITLE or len(body) > MAX_BODY:
+        return Skipped(origin, f"title over {MAX_TITLE} or body over {MAX_BODY} characters")
     when = record.get("published") or record.get("time") or record.get("date")
     try:
         published = parse_time(when)
-    except ValueError as exc:
-        return Skipped(origin, str(exc))
+    except (ValueError, OverflowError, OSError) as exc:  # epoch seconds out of range raise the latter two
+        return Skipped(origin, f"unreadable time {when!r} ({exc})" if not isinstance(exc, ValueError) else str(exc))
     url = record.get("url") or record.get("link") or ""
     if url and urllib.parse.urlparse(str(url)).scheme not in ("http", "https"):
         url = ""  # a javascript: or data: link is never kept, let alone shown
@@ -180,12 +194,18 @@ def _read_csv(data: bytes, label: str, default_source: str):
     except UnicodeDecodeError as exc:
         yield Skipped(label, f"not UTF-8 (byte {exc.start}); save the file as UTF-8")
         return
+    # the csv module's field limit (128 KB) would stop the whole file at one long field: read fields
+    # up to the file's own size and let the record check refuse what is too long
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.DictReader(io.StringIO(text))
-    if "title" not in (reader.fieldnames or []):
-        yield Skipped(label, f"no 'title' column (columns: {reader.fieldnames})")
-        return
-    for record in reader:
-        yield _from_record(record, f"{label}:{reader.line_num}", default_source)
+    try:
+        if "title" not in (reader.fieldnames or []):
+            yield Skipped(label, f"no 'title' column (columns: {reader.fieldnames})")
+            return
+        for record in reader:
+            yield _from_record(record, f"{label}:{reader.line_num}", default_source)
+    except csv.Error as exc:  # broken quoting: what was read so far stands, the rest is reported
+        yield Skipped(f"{label}:{reader.line_num}", f"CSV cannot be read past this line ({exc})")
 
 
 def _read_feed(data: bytes, label: str, default_source: str):

@@ -23,6 +23,7 @@ from core.inference import CascadePredictor, int8_is_static, load_predictor
 
 from .config import MonitorConfig
 from .entities import EntityExtractor, Mention, Watchlist
+from .fetch import failure_reason, redact
 from .items import Item, Skipped, read_source
 from .notifiers import Notifier
 from .rules import Rule, aggregate
@@ -39,13 +40,15 @@ class IngestReport:
     new: int = 0
     duplicates: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    failed_sources: list[tuple[str, str]] = field(default_factory=list)  # (source, reason): read nothing
     alerts_fired: list[dict] = field(default_factory=list)
     alerts_resolved: list[dict] = field(default_factory=list)
     seconds: float = 0.0
 
     def summary(self) -> str:
         rate = self.read / self.seconds if self.seconds else 0.0
-        return (f"read {self.read}, new {self.new}, duplicates {self.duplicates}, skipped {len(self.skipped)}, "
+        failed = f", sources failed {len(self.failed_sources)}" if self.failed_sources else ""
+        return (f"read {self.read}, new {self.new}, duplicates {self.duplicates}, skipped {len(self.skipped)}{failed}, "
                 f"alerts fired {len(self.alerts_fired)}, resolved {len(self.alerts_resolved)} "
                 f"in {self.seconds:.2f} s ({rate:.0f} items/s)")
 
@@ -213,19 +216,44 @@ class Monitor:
         started = time.perf_counter()
         report = IngestReport()
         items: list[Item] = []
-        for source in sources if sources is not None else [str(self.config.path(s)) for s in self.config.sources]:
-            for entry in read_source(source):
-                if isinstance(entry, Skipped):
-                    log.warning("skipped %s: %s", entry.origin, entry.reason)
-                    report.skipped.append(entry)
-                else:
-                    items.append(entry)
+        for source in sources if sources is not None else [self._source_path(s) for s in self.config.sources]:
+            items += self._read_one(source, report)
         report.read = len(items) + len(report.skipped)
         self.process(items, report)
         if deliver:
             self.deliver()
         report.seconds = time.perf_counter() - started
         return report
+
+    def _source_path(self, source: str) -> str:
+        path = self.config.path(source)
+        return str(path) if path is not None and "://" not in source else source
+
+    def _read_one(self, source: str, report: IngestReport) -> list[Item]:
+        """One source in its own guard: a source that cannot be read is reported by name (and backs off
+        in ``run``), and the items of the others go on."""
+        label = redact(str(source))
+        items: list[Item] = []
+        try:
+            for entry in read_source(source, policy=self.config.fetch_policy):
+                if isinstance(entry, Skipped):
+                    log.warning("skipped %s: %s", redact(entry.origin), entry.reason)
+                    report.skipped.append(entry)
+                else:
+                    items.append(entry)
+        except Exception as exc:  # noqa: BLE001 - one dead source never stops the others
+            reason = failure_reason(exc)
+            delay = self.store.source_failed(label, reason, self.config.poll_seconds)
+            log.warning("source %s failed: %s (next try in %.0f s)", label, reason, delay)
+            report.failed_sources.append((label, reason))
+            return []
+        self.store.source_succeeded(label, len(items))
+        return items
+
+    def source_health(self) -> list[dict]:
+        """Each source's last success, last error, items read and next try (UTC times)."""
+        self.warm_up()
+        return self.store.sources()
 
     def process(self, items: list[Item], report: IngestReport | None = None) -> IngestReport:
         """De-duplicate, score, extract, store and evaluate rules, batch by batch in time order."""
@@ -391,15 +419,24 @@ class Monitor:
         while not stop.is_set():
             sources = []
             for source in self.config.sources:
-                path = self.config.path(source)
+                path = self.config.path(source) if "://" not in source else None
                 if path is not None and path.is_dir():
                     sources += self._new_files(path)
-                else:
-                    sources.append(str(path) if path is not None and path.exists() else source)
-            report = self.ingest(sources)
+                elif self.store.source_due(redact(self._source_path(source))):  # failed sources back off
+                    sources.append(self._source_path(source))
+            try:
+                report = self.ingest(sources)
+            except Exception:  # noqa: BLE001 - a cycle that fails (models, disk) is logged; the loop goes on
+                log.exception("cycle %d failed; trying again in %s", cycles, self.config.poll_interval)
+                cycles += 1
+                if max_cycles is not None and cycles >= max_cycles:
+                    return
+                stop.wait(self.config.poll_seconds)
+                continue
+            failed = {name for name, _ in report.failed_sources}
             for source in sources:
                 p = Path(source)
-                if p.is_file():
+                if p.is_file() and redact(source) not in failed:  # a file that failed is read again
                     st = p.stat()
                     self.store.mark_file(str(p.resolve()), st.st_size, st.st_mtime)
             log.info("cycle %d: %s", cycles, report.summary())

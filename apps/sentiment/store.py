@@ -1,7 +1,10 @@
 """SQLite store of items, mentions, topics, scores, alerts and the notification outbox.
 
 WAL journal, one transaction per ingested batch (an item is stored with its mentions, topics and
-score or not at all), and a schema version with forward migrations.
+score or not at all), and a schema version with forward migrations. Many writers: each thread has
+a connection of its own (a transaction never takes in another thread's statements), and each
+migration runs inside ``BEGIN IMMEDIATE`` with the version read again there, so that processes that
+open a new database together apply each migration once.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 __all__ = ["Store", "SCHEMA_VERSION"]
@@ -50,6 +55,12 @@ MIGRATIONS = [
     """
     ALTER TABLE scores ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: the health of each source: last success, last error, items read, back-off after failures
+    """
+    CREATE TABLE sources (
+        name TEXT PRIMARY KEY, last_success REAL, last_error TEXT, last_error_at REAL,
+        failures INTEGER NOT NULL DEFAULT 0, items INTEGER NOT NULL DEFAULT 0, next_try REAL);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -66,35 +77,57 @@ class Store:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
         self._migrate()
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+            connection.row_factory = sqlite3.Row
+            _retry_locked(lambda: connection.execute("PRAGMA journal_mode=WAL"))
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
     def close(self) -> None:
-        self.db.close()
+        with self._lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()
 
     # ------------------------------------------------------------------ schema
     def schema_version(self) -> int:
-        self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() if self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone() else None
         return int(row["value"]) if row else 0
 
     def _migrate(self) -> None:
-        current = self.schema_version()
-        if current > SCHEMA_VERSION:
-            from core.errors import SuiteError
-
-            raise SuiteError(f"{self.path} has schema version {current}, newer than this ftsuite "
-                             f"({SCHEMA_VERSION}). Fix: upgrade ftsuite")
-        for version in range(current + 1, SCHEMA_VERSION + 1):
+        """One migration per write transaction, the version read inside it: a second process waits
+        for the first, then finds the migration done."""
+        while True:
             with self.transaction():
-                for statement in MIGRATIONS[version - 1].split(";"):
+                self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+                current = self.schema_version()
+                if current > SCHEMA_VERSION:
+                    from core.errors import SuiteError
+
+                    raise SuiteError(f"{self.path} has schema version {current}, newer than this ftsuite "
+                                     f"({SCHEMA_VERSION}). Fix: upgrade ftsuite")
+                if current == SCHEMA_VERSION:
+                    return
+                for statement in MIGRATIONS[current].split(";"):
                     if statement.strip():
                         self.db.execute(statement)
-                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(version),))
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(current + 1),))
 
     def transaction(self):
         return _Transaction(self.db)
@@ -255,6 +288,49 @@ class Store:
         with self.transaction():
             self.db.execute("INSERT OR REPLACE INTO files_seen VALUES (?,?,?,?)", (path, size, mtime, now))
 
+    # ------------------------------------------------------------------ sources
+    def source_succeeded(self, name: str, items: int) -> None:
+        now = dt.datetime.now(dt.timezone.utc).timestamp()
+        with self.transaction():
+            self.db.execute("INSERT INTO sources (name, last_success, items, failures) VALUES (?,?,?,0) "
+                            "ON CONFLICT(name) DO UPDATE SET last_success=excluded.last_success, "
+                            "items=items+excluded.items, failures=0, next_try=NULL", (name, now, items))
+
+    def source_failed(self, name: str, error: str, base_delay: float, max_delay: float = 3600.0) -> float:
+        """Record a failure; the source is next tried after ``base_delay * 2**(failures - 1)``
+        seconds (at most ``max_delay``). Returns that delay."""
+        now = dt.datetime.now(dt.timezone.utc).timestamp()
+        with self.transaction():
+            row = self.db.execute("SELECT failures FROM sources WHERE name=?", (name,)).fetchone()
+            failures = (row["failures"] if row else 0) + 1
+            delay = min(max(base_delay, 1.0) * 2 ** (failures - 1), max_delay)
+            self.db.execute("INSERT INTO sources (name, last_error, last_error_at, failures, next_try) "
+                            "VALUES (?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET last_error=excluded.last_error, "
+                            "last_error_at=excluded.last_error_at, failures=excluded.failures, "
+                            "next_try=excluded.next_try", (name, error[:500], now, failures, now + delay))
+        return delay
+
+    def source_due(self, name: str, now: float | None = None) -> bool:
+        now = dt.datetime.now(dt.timezone.utc).timestamp() if now is None else now
+        row = self.db.execute("SELECT next_try FROM sources WHERE name=?", (name,)).fetchone()
+        return row is None or row["next_try"] is None or row["next_try"] <= now
+
+    def sources(self) -> list[dict]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM sources ORDER BY name")]
+
+
+def _retry_locked(call, seconds: float = 30.0):
+    """Run ``call``, retrying while another process holds the database (a new database switching to
+    WAL does not wait on the busy timeout)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return call()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
 
 class _Transaction:
     """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception; nests as a no-op."""
@@ -265,7 +341,7 @@ class _Transaction:
 
     def __enter__(self):
         if not self.db.in_transaction:
-            self.db.execute("BEGIN IMMEDIATE")
+            _retry_locked(lambda: self.db.execute("BEGIN IMMEDIATE"))
             self.outer = True
         return self.db
 

@@ -21,7 +21,7 @@ def test_demo_scores_escapes_and_survives_bad_input(monitor_config, tmp_path):  
     from demos.sentiment import build_demo
 
     monitor = Monitor(monitor_config)
-    monitor.ingest([str(calm_then_burst(tmp_path / "f.jsonl"))])
+    monitor.ingest([str(calm_then_burst(tmp_path / "f.jsonl")), "http://169.254.169.254/<b>bold</b>.xml"])
     demo = build_demo(monitor)
     demo.queue()
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
@@ -33,6 +33,10 @@ def test_demo_scores_escapes_and_survives_bad_input(monitor_config, tmp_path):  
         assert "<script>" not in attack and "negative" in attack
         assert "Type a headline" in client.predict("   ", api_name="/score")
         assert "2,000 characters" in client.predict("x" * 5000, api_name="/score")
+        # each source's health, the failing one marked, its untrusted name escaped
+        sources = client.predict(api_name="/refresh")[-1]
+        assert "f.jsonl" in sources and "failing (1x" in sources and "link-local" in sources
+        assert "<b>bold</b>" not in sources and "&lt;b&gt;bold&lt;/b&gt;" in sources
     finally:
         demo.close()
         monitor.close()

@@ -51,13 +51,16 @@ def test_webhook_down_keeps_alerts_until_delivered(monitor_config, tmp_path):
     import socket
     import threading
 
+    from apps.sentiment.fetch import FetchPolicy
     from apps.sentiment.notifiers import WebhookNotifier
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monitor = Monitor(monitor_config).warm_up()
-    monitor.notifiers = [WebhookNotifier(f"http://127.0.0.1:{port}/hook", timeout=1, retries=2, backoff=0.01)]
+    hook = WebhookNotifier(f"http://127.0.0.1:{port}/hook", timeout=1, retries=2, backoff=0.01)
+    hook.policy = FetchPolicy(allow_hosts=("127.0.0.1",))  # a loopback webhook is refused unless allowed
+    monitor.notifiers = [hook]
     monitor.ingest([str(calm_then_burst(tmp_path / "f.jsonl"))])
     pending = monitor.store.pending_deliveries()
     assert len(pending) == 2 and pending[0]["attempts"] == 1 and pending[0]["last_error"]
@@ -114,13 +117,18 @@ def test_kill_during_ingestion_loses_nothing_and_stores_nothing_twice(monitor_co
                                                                       tiny_base):
     entries = [(1 + (n // 100) % 28, n % 24, f"Acme {(GOOD + BAD)[n % 12]} item {n}") for n in range(1200)]
     path = feed(tmp_path / "big.jsonl", entries)
+    # good and bad sources mixed: a file with one good record among bad ones, and a dead feed URL
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text('{"title": "Acme profit rose again", "published": "2026-10-02T08:00:00Z"}\n'
+                     '{"title": "far future", "published": 1e20}\nnot json\n', encoding="utf-8")
+    sources = [str(mixed), str(path), "http://127.0.0.1:9/dead.xml"]
     db = monitor_config.path(monitor_config.database)
     script = f"""
 import sys
 sys.path.insert(0, {str(os.getcwd())!r})
 from apps.sentiment.config import load_monitor_config
 from apps.sentiment.pipeline import Monitor
-Monitor(load_monitor_config({str(tmp_path / 'm.toml')!r})).ingest([{str(path)!r}])
+Monitor(load_monitor_config({str(tmp_path / 'm.toml')!r})).ingest({sources!r})
 """
     proc = subprocess.Popen([sys.executable, "-c", script])
     import sqlite3
@@ -141,9 +149,10 @@ Monitor(load_monitor_config({str(tmp_path / 'm.toml')!r})).ingest([{str(path)!r}
     assert 0 < stored < 1200, "the process must be killed in the middle of ingestion"
 
     monitor = Monitor(monitor_config)
-    report = monitor.ingest([str(path)])
-    assert report.new == 1200 - report.duplicates
-    assert monitor.store.count("items") == 1200 and monitor.store.count("scores") == 1200
+    report = monitor.ingest(sources)
+    assert report.new == 1201 - report.duplicates and len(report.skipped) == 2
+    assert [name for name, _ in report.failed_sources] == ["http://127.0.0.1:9/dead.xml"]
+    assert monitor.store.count("items") == 1201 and monitor.store.count("scores") == 1201
     orphans = monitor.store.db.execute(
         "SELECT COUNT(*) FROM items i WHERE NOT EXISTS (SELECT 1 FROM scores s WHERE s.item_uid=i.uid)").fetchone()[0]
     assert orphans == 0
@@ -304,7 +313,7 @@ def test_a_database_of_schema_2_is_migrated_without_losing_scores(tmp_path):
     db.commit()
     db.close()
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert store.schema_version() == SCHEMA_VERSION == 4
     row = store.latest("old@1")[0]
     assert row["score"] == 0.7 and row["deferred"] == 0  # the old score is kept, made by a single model
     store.close()
