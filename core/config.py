@@ -128,6 +128,10 @@ class DataConfig:
         "help": "files whose protocol test part (de-duplicated, stratified 80/20 with data.seed) must not be "
                 "trained on: keeps every benchmark test sentence out of a model trained on several sources"})
     max_examples: int = field(default=0, metadata={"help": "use only the first N training examples (0 = all)"})
+    extra_train: list[str] = field(default_factory=list, metadata={
+        "help": "files added to the training split only, after the splits are carved (re-training on new data: "
+                "an analyst's corrections, a company's history): the splits stay those of train, a text of a "
+                "held-out split is dropped from them, and their label replaces train's for the same text"})
     fetch: str = field(default="", metadata={"help": "dataset to fetch first when missing (banking77, ml-100k)"})
 
     def __post_init__(self):
@@ -424,6 +428,34 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
         _apply_override(tree, assignment)
     tree.setdefault("base_dir", str(base_dir))
     return from_dict(ExperimentConfig, tree, "top level")
+
+
+def experiment_from_manifest(manifest: dict) -> ExperimentConfig:
+    """The recipe an artifact was trained with (its manifest's ``config``), with relative data paths
+    anchored again: the manifest keeps each data path as written and as resolved, and the folder
+    they started from is what the resolved path adds in front. Keys this version does not know are
+    left out."""
+    import copy
+
+    tree = copy.deepcopy(manifest.get("config") or {})
+    if not tree:
+        raise ConfigError("the artifact's manifest has no 'config' (trained by an old ftsuite). "
+                          "Fix: train it again with 'ftsuite train CONFIG'")
+    for name, cls in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
+        known = {f.name for f in dataclasses.fields(cls)}
+        tree[name] = {k: v for k, v in (tree.get(name) or {}).items() if k in known}
+    known = {f.name for f in dataclasses.fields(ExperimentConfig)}
+    tree = {k: v for k, v in tree.items() if k in known}
+    written = tree["data"].get("train") or []
+    written = [written] if isinstance(written, str) else list(written)
+    files = str((manifest.get("data") or {}).get("files", {}).get("train", ""))
+    resolved = files.split(", ") if len(written) > 1 else [files]
+    for as_written, as_resolved in zip(written, resolved):
+        if as_written and "${" not in as_written and not Path(as_written).is_absolute() \
+                and as_resolved.endswith(as_written):
+            tree["base_dir"] = as_resolved[: len(as_resolved) - len(as_written)] or "."
+            break
+    return from_dict(ExperimentConfig, tree, "the artifact's recipe")
 
 
 def config_to_dict(config) -> dict:

@@ -514,6 +514,9 @@ def load_examples(config: DataConfig, task: str, resolve=lambda p: Path(p),
                 splits[name], n = _drop_keys(splits[name], later)
                 summary["excluded"] += n
                 later.update(splits[name].keys())
+    if config.extra_train:
+        splits["train"], summary["extra_train"] = _add_extra_train(splits, config, task, resolve)
+        summary["files"]["extra_train"] = ", ".join(str(resolve(f)) for f in config.extra_train)
     check_leakage(splits)
 
     allowed = list(labels or config.labels)
@@ -527,6 +530,20 @@ def load_examples(config: DataConfig, task: str, resolve=lambda p: Path(p),
     summary["fingerprint"] = fingerprint(splits)
     summary["labels"] = allowed
     return splits, summary
+
+
+def _add_extra_train(splits: dict[str, Examples], config: DataConfig, task: str, resolve) -> tuple[Examples, dict]:
+    """The training split with ``config.extra_train`` added (see DataConfig.extra_train)."""
+    extra = None
+    for value in config.extra_train:
+        part = load_file(resolve(value), config, task)
+        extra = part if extra is None else extra.concat(part)
+    extra, repeated = _dedupe(extra, "drop")
+    held_out = {k for name in ("validation", "test") if name in splits for k in splits[name].keys()}
+    extra, leaking = _drop_keys(extra, held_out)
+    train, replaced = _drop_keys(splits["train"], set(extra.keys()))
+    return train.concat(extra), {"rows": len(extra), "repeated": repeated, "in_held_out_splits": leaking,
+                                 "replaced_in_train": replaced}
 
 
 def _infer_labels(train: Examples, task: str) -> list[str]:

@@ -88,14 +88,15 @@ def _items_html(rows: list[dict]) -> str:
 def _alerts_html(alerts: list[dict]) -> str:
     if not alerts:
         return "<p>No alerts have fired.</p>"
-    out = ["<table style='width:100%;border-collapse:collapse;font-size:13px'><tr><th align=left>state</th>"
+    out = ["<table style='width:100%;border-collapse:collapse;font-size:13px'><tr><th>#</th><th align=left>state</th>"
            "<th align=left>rule</th><th align=left>scope</th><th align=left>fired</th><th align=left>resolved</th>"
            "<th>value</th></tr>"]
     for a in alerts:
         colour = "#fbe4e4" if a["state"] == "firing" else "#fff4dd"
         trigger = html.escape(str(a["details"].get("trigger", "")))
+        judged = f"<br><small>{html.escape(a['verdict'].replace('_', ' '))}</small>" if a.get("verdict") else ""
         out.append(f"<tr style='background:{colour};border-bottom:1px solid #ddd' title='{trigger}'>"
-                   f"<td>{html.escape(a['state'])} ({html.escape(a['severity'])})</td><td>{html.escape(a['rule'])}</td>"
+                   f"<td>{int(a['id'])}</td><td>{html.escape(a['state'])} ({html.escape(a['severity'])}){judged}</td><td>{html.escape(a['rule'])}</td>"
                    f"<td>{html.escape(a['scope_key'])}</td><td>{_fmt(a['fired_at'])}</td>"
                    f"<td>{_fmt(a['resolved_at'])}</td><td align=center>{a['value']:.2f}</td></tr>")
     out.append("</table>")
@@ -150,6 +151,39 @@ def build_demo(monitor: Monitor) -> gr.Blocks:
         except Exception as exc:  # noqa: BLE001 - the page shows the problem instead of crashing
             log.exception("refresh failed")
             return (f"**Error:** {html.escape(str(exc))}", "", "", gr.update(), "", None, "")
+
+    def review():
+        """The headlines the model is least sure of: label these first."""
+        try:
+            queue = monitor.review_queue(15)
+            choices = [(f"{q['title'][:90]} ({q['label']}, margin {q['margin']:.2f})", q["uid"]) for q in queue]
+            warning = (f"<p style='color:#a33'><b>{html.escape(monitor.trained_on)}</b></p>"
+                       if monitor.sample_only else f"<p>{html.escape(monitor.trained_on)}</p>")
+            labels = list(monitor.sentiment.labels)
+            return (gr.update(choices=choices, value=choices[0][1] if choices else None), warning,
+                    gr.update(choices=labels, value=labels[0]))
+        except Exception as exc:  # noqa: BLE001
+            log.exception("review failed")
+            return gr.update(), f"<p>Could not list headlines: {html.escape(str(exc))}</p>", gr.update()
+
+    def save_correction(uid, label, analyst):
+        if not uid:
+            return "<p>Choose a headline first.</p>"
+        try:
+            done = monitor.correct(uid, label, analyst or "")
+        except Exception as exc:  # noqa: BLE001 - a bad choice is a message, never a crash
+            return f"<p>Not stored: {html.escape(str(exc).splitlines()[0])}</p>"
+        return (f"<p>Stored: <i>{html.escape(done['title'][:120])}</i> is <b>{html.escape(done['label'])}</b> "
+                f"(the model said {html.escape(str(done['model_said']))}), by {html.escape(done['analyst'])}. "
+                f"{monitor.store.count('corrections')} corrections so far; <code>ftsuite monitor retrain</code> "
+                "learns from them.</p>")
+
+    def save_verdict(alert_id, verdict, analyst):
+        try:
+            done = monitor.judge_alert(int(alert_id or 0), verdict, analyst or "")
+        except Exception as exc:  # noqa: BLE001
+            return f"<p>Not stored: {html.escape(str(exc).splitlines()[0])}</p>"
+        return f"<p>Alert {done['alert']} marked {html.escape(done['verdict'])} by {html.escape(done['analyst'])}.</p>"
 
     def choose_scope(scope):
         try:
@@ -214,6 +248,25 @@ def build_demo(monitor: Monitor) -> gr.Blocks:
             headline = gr.Textbox(label="headline", placeholder="e.g. Halvorsen Shipping cuts its outlook", scale=4)
             button = gr.Button("Score", variant="primary", scale=1)
         result = gr.HTML()
+        gr.Markdown("### Correct the model\nThe headlines the model is least sure of come first: a few minutes "
+                    "of labelling help most there. `ftsuite monitor retrain` learns from the corrections and "
+                    "is swapped in only when it is not worse.")
+        model_note = gr.HTML()
+        with gr.Row():
+            unsure = gr.Dropdown(choices=[], label="headline", scale=4, allow_custom_value=False)
+            correct_label = gr.Radio(list(getattr(monitor.sentiment, "labels", None) or
+                                          ["negative", "neutral", "positive"]), value="negative",
+                                     label="its sentiment", scale=2)
+            analyst = gr.Textbox(label="analyst", value="analyst", scale=1)
+        with gr.Row():
+            review_button = gr.Button("Least sure first", scale=1)
+            save_button = gr.Button("Save correction", variant="primary", scale=1)
+        saved = gr.HTML()
+        with gr.Row():
+            alert_id = gr.Number(label="alert id", precision=0, scale=1)
+            verdict = gr.Radio(["false_alarm", "confirmed"], value="false_alarm", label="verdict", scale=2)
+            verdict_button = gr.Button("Save verdict", scale=1)
+        verdict_saved = gr.HTML()
         gr.Markdown("### Rules in force")
         rules = gr.Markdown()
         gr.Markdown("### Sources")
@@ -226,6 +279,12 @@ def build_demo(monitor: Monitor) -> gr.Blocks:
         scope.change(choose_scope, inputs=scope, outputs=key)
         key.change(plot, inputs=[scope, key], outputs=series)
         button.click(score, inputs=headline, outputs=result, api_name="score")
+        demo.load(review, outputs=[unsure, model_note, correct_label])
+        review_button.click(review, outputs=[unsure, model_note, correct_label], api_name="review")
+        save_button.click(save_correction, inputs=[unsure, correct_label, analyst], outputs=saved,
+                          api_name="correct")
+        verdict_button.click(save_verdict, inputs=[alert_id, verdict, analyst], outputs=verdict_saved,
+                             api_name="verdict")
         headline.submit(score, inputs=headline, outputs=result)
     return demo
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 from pathlib import Path
@@ -28,6 +29,28 @@ def register(sub) -> None:
     actions.add_parser("deliver", help="retry undelivered alert notifications")
     a = actions.add_parser("status", help="the models in use and each source's health (last success, last error)")
     a.add_argument("--json", action="store_true")
+    a = actions.add_parser("review", help="the stored headlines the model is least sure of (label these first)")
+    a.add_argument("-n", type=int, default=20)
+    a.add_argument("--json", action="store_true")
+    a = actions.add_parser("label", help="correct a stored headline's sentiment (ITEM: uid or url from 'review')")
+    a.add_argument("item")
+    a.add_argument("label")
+    a.add_argument("--analyst", default=os.environ.get("USER") or "analyst")
+    a = actions.add_parser("verdict", help="mark an alert as a false alarm, or confirm it")
+    a.add_argument("alert", type=int)
+    a.add_argument("verdict", choices=["false_alarm", "confirmed"])
+    a.add_argument("--analyst", default=os.environ.get("USER") or "analyst")
+    a.add_argument("--note", default="")
+    a = actions.add_parser("retrain", help="re-train the sentiment model on its data plus the corrections; "
+                                           "swapped in only when not worse")
+    a.add_argument("--min-corrections", type=int, default=10)
+    a.add_argument("--held-out", type=float, default=0.3, help="share of corrections held out to compare (0.3)")
+    a.add_argument("--max-test-drop", type=float, default=0.01, help="test-split accuracy it may lose (0.01)")
+    a.add_argument("--epochs", type=int, help="default: the model's recipe")
+    a = actions.add_parser("score", help="score texts exactly as the monitor does (model, cascade, graph): "
+                                         "one JSON object per input, in order")
+    a.add_argument("texts", nargs="*")
+    a.add_argument("--input", help="a file: one text per line, or JSONL / CSV with a 'text' field")
     p.set_defaults(func=run_command)
 
 
@@ -83,13 +106,34 @@ def run_command(args) -> int:
             print(f"scored {monitor.rescore()} items with {monitor.model_id}")
         elif args.action == "deliver":
             print(monitor.deliver())
+        elif args.action == "review":
+            queue = monitor.review_queue(args.n)
+            if args.json:
+                print(json.dumps(queue, indent=2, default=str))
+            for row in [] if args.json else queue:
+                print(f"{row['uid']}  {row['label']:8} margin {row['margin']:.3f}  {row['title'][:100]}")
+        elif args.action == "label":
+            done = monitor.correct(args.item, args.label, args.analyst)
+            print(f"stored: {done['title'][:80]!r} is {done['label']} (the model said {done['model_said']}), "
+                  f"by {done['analyst']}; 'ftsuite monitor retrain' learns from the corrections")
+        elif args.action == "verdict":
+            print(json.dumps(monitor.judge_alert(args.alert, args.verdict, args.analyst, args.note)))
+        elif args.action == "retrain":
+            result = monitor.retrain(min_corrections=args.min_corrections, held_out_share=args.held_out,
+                                     max_test_drop=args.max_test_drop, epochs=args.epochs)
+            print(result.summary())
+            return 0 if result.accepted else 1
+        elif args.action == "score":
+            return _score(monitor, args)
         elif args.action == "status":
             health = monitor.source_health()
             if args.json:
                 print(json.dumps({"sentiment": monitor.sentiment_status, "ner": monitor.ner_status,
+                                  "model": monitor.trained_on, "sample_only": monitor.sample_only,
                                   "sources": health}, indent=2, default=str))
                 return 0
             print(f"sentiment: {monitor.sentiment_status}; NER: {monitor.ner_status}")
+            print(f"model: {monitor.trained_on}")
             for h in health:
                 state = "failing" if h["failures"] else "ok"
                 print(f"{state:8} {h['name']}: last success {_fmt_time(h['last_success'])}, items {h['items']}"
@@ -99,4 +143,33 @@ def run_command(args) -> int:
                 print("no source read yet")
     finally:
         monitor.close()
+    return 0
+
+
+def _score(monitor, args) -> int:
+    """``monitor score``: the monitor's own scoring path (model, cascade, graph), one JSON line per
+    input line in order; a line that cannot be scored gets ``error`` instead."""
+    import sys
+
+    from core.data import input_problem, read_texts
+
+    if args.input:
+        rows = read_texts(Path(args.input))
+    else:
+        rows = [(n, t, None, None) for n, t in enumerate(args.texts, start=1)]
+    if not rows:
+        print("error: nothing to score. Fix: pass texts, or --input FILE with one text per line", file=sys.stderr)
+        return 2
+    rows = [(n, t, e or input_problem(t, None, "text_classification")) for n, t, _, e in rows]
+    texts = [t for _, t, e in rows if e is None]
+    scored = iter(monitor.score_texts(texts) if texts else [])
+    for number, text, error in rows:
+        if error is not None:
+            print(json.dumps({"line": number, "error": error}))
+            continue
+        result = next(scored)
+        out = {"line": number, "label": result["label"], "scores": result["scores"], "score": result["score"]}
+        if result.get("deferred"):
+            out["deferred"] = True
+        print(json.dumps(out))
     return 0

@@ -18,7 +18,7 @@ import numpy as np
 
 from core.artifacts import read_manifest
 from core.embedding import Embedder, base_embedder_artifact
-from core.errors import ConfigError, ModelNotFoundError
+from core.errors import ConfigError, DataError, ModelNotFoundError
 from core.inference import CascadePredictor, int8_is_static, load_predictor
 
 from .config import MonitorConfig
@@ -159,6 +159,7 @@ class Monitor:
             self.sentiment_status = manifest["name"] + (f" (fallback off: nothing built at {fallback}"
                                                         + _recipe_hint(cfg, fallback) + ")"
                                                         if fallback is not None else "")
+        self.trained_on, self.sample_only = trained_on(manifest)
         watchlist = Watchlist.from_csv(cfg.path(cfg.watchlist)) if cfg.watchlist else Watchlist([])
         ner = None
         if has_ner:
@@ -396,6 +397,51 @@ class Monitor:
                 failed += 1
         return {"sent": sent, "failed": failed}
 
+    # ------------------------------------------------------------------ an analyst's corrections
+    def correct(self, item: str, label: str, analyst: str) -> dict:
+        """Store an analyst's sentiment for a stored headline (``item``: its uid, url or a unique uid
+        prefix). ``ftsuite monitor retrain`` learns from these."""
+        self.warm_up()
+        labels = list(self.sentiment.labels)
+        if label not in labels:
+            raise DataError(f"label {label!r} is not one of the model's labels {labels}", fix=f"use one of {labels}")
+        if not analyst or not analyst.strip():
+            raise DataError("say who corrects (analyst name)", fix="pass --analyst NAME")
+        row = self.store.find_item(item.strip())
+        if row is None:
+            raise DataError(f"no stored item {item!r}", fix="give an item's uid or url as 'ftsuite monitor review' "
+                                                            "lists it")
+        scored = self.store.db.execute("SELECT label FROM scores WHERE item_uid=? AND model=?",
+                                       (row["uid"], self.model_id)).fetchone()
+        previous = scored["label"] if scored else None
+        self.store.correct(row["uid"], label, analyst.strip()[:100], self.model_id, previous)
+        return {"uid": row["uid"], "title": row["title"], "label": label, "model_said": previous,
+                "analyst": analyst.strip()[:100]}
+
+    def judge_alert(self, alert_id: int, verdict: str, analyst: str, note: str = "") -> dict:
+        """Mark an alert as a false alarm (or confirm it), with who decided."""
+        self.warm_up()
+        if verdict not in ("false_alarm", "confirmed"):
+            raise DataError(f"verdict {verdict!r}", fix="use false_alarm or confirmed")
+        if not analyst or not analyst.strip():
+            raise DataError("say who decides (analyst name)", fix="pass --analyst NAME")
+        if self.store.alert(int(alert_id)) is None:
+            raise DataError(f"no alert {alert_id}", fix="'ftsuite monitor alerts' lists them with their ids")
+        self.store.judge_alert(int(alert_id), verdict, analyst.strip()[:100], note[:500])
+        return {"alert": int(alert_id), "verdict": verdict, "analyst": analyst.strip()[:100]}
+
+    def review_queue(self, limit: int = 20) -> list[dict]:
+        """The stored headlines the served model is least sure of, not yet corrected (uncertainty
+        sampling: a few minutes of labelling help most there)."""
+        self.warm_up()
+        return self.store.uncertain(self.model_id, limit)
+
+    def retrain(self, **options):
+        """``apps.sentiment.train.retrain_from_corrections`` on this monitor."""
+        from .train import retrain_from_corrections
+
+        return retrain_from_corrections(self, **options)
+
     # ------------------------------------------------------------------ re-scoring
     def rescore(self, batch: int = 256) -> int:
         """Score stored items that have no score from the current model (after a model change)."""
@@ -516,6 +562,29 @@ def _recipe_hint(cfg, artifact: Path) -> str:
         return ""
     shown = recipe.relative_to(Path.cwd()) if recipe.is_relative_to(Path.cwd()) else recipe
     return f"; build it with 'ftsuite up {shown}', then 'ftsuite export {artifact} --int8 static'"
+
+
+def trained_on(manifest: dict) -> tuple[str, bool]:
+    """What a sentiment model learnt from and what it scores on its own test split, in a line; and
+    whether that was the project's sample sentences only (a model for a demo, not for real news)."""
+    data = manifest.get("data") or {}
+    files = [f for f in str((data.get("files") or {}).get("train", "")).split(", ") if f]
+    sizes = data.get("sizes") or {}
+    test = (manifest.get("metrics") or {}).get("test") or {}
+    sample_only = bool(files) and all(Path(f).resolve().is_relative_to(SAMPLES) for f in files)
+    line = (f"{manifest.get('name')}: trained on {', '.join(Path(f).name for f in files) or 'unknown data'} "
+            f"({sizes.get('train', '?')} training texts)")
+    if isinstance(test.get("accuracy"), (int, float)):
+        line += f"; own test split: accuracy {test['accuracy']:.3f}, macro-F1 {test.get('macro_f1', 0):.3f}"
+    if manifest.get("retrained_from_corrections"):
+        line += f"; re-trained on {manifest['retrained_from_corrections']['corrections']['train']} corrections"
+    if sample_only:
+        line += ("; SAMPLE SENTENCES ONLY, not a model for real news: build the news model with "
+                 "'make models-full' (or 'ftsuite up configs/sentiment-news-distilled.toml')")
+    return line, sample_only
+
+
+SAMPLES = Path(__file__).resolve().parent.parent.parent / "data" / "samples"
 
 
 def batch_dependence_note(predictor) -> str:

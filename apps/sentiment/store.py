@@ -61,6 +61,15 @@ MIGRATIONS = [
         name TEXT PRIMARY KEY, last_success REAL, last_error TEXT, last_error_at REAL,
         failures INTEGER NOT NULL DEFAULT 0, items INTEGER NOT NULL DEFAULT 0, next_try REAL);
     """,
+    # 5: an analyst's corrections of a headline's sentiment, and verdicts on alerts (who and when)
+    """
+    CREATE TABLE corrections (
+        item_uid TEXT PRIMARY KEY REFERENCES items(uid), label TEXT NOT NULL, previous_label TEXT,
+        model TEXT, analyst TEXT NOT NULL, corrected_at REAL NOT NULL);
+    CREATE TABLE alert_verdicts (
+        alert_id INTEGER PRIMARY KEY REFERENCES alerts(id), verdict TEXT NOT NULL, analyst TEXT NOT NULL,
+        note TEXT, decided_at REAL NOT NULL);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -179,7 +188,7 @@ class Store:
             "ORDER BY i.published LIMIT ?", (model, limit)).fetchall()
 
     def count(self, table: str = "items") -> int:
-        assert table in ("items", "mentions", "topics", "scores", "alerts", "outbox")
+        assert table in ("items", "mentions", "topics", "scores", "alerts", "outbox", "corrections")
         return self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
     def latest(self, model: str, limit: int = 50, entity: str | None = None) -> list[dict]:
@@ -249,7 +258,9 @@ class Store:
         return self.db.execute("SELECT * FROM alerts WHERE state='firing'").fetchall()
 
     def alerts(self, limit: int = 200) -> list[dict]:
-        rows = self.db.execute("SELECT * FROM alerts ORDER BY fired_at DESC LIMIT ?", (limit,)).fetchall()
+        rows = self.db.execute("SELECT a.*, v.verdict, v.analyst AS judged_by FROM alerts a "
+                               "LEFT JOIN alert_verdicts v ON v.alert_id=a.id ORDER BY a.fired_at DESC LIMIT ?",
+                               (limit,)).fetchall()
         out = []
         for r in rows:
             d = dict(r)
@@ -287,6 +298,53 @@ class Store:
         now = dt.datetime.now(dt.timezone.utc).timestamp()
         with self.transaction():
             self.db.execute("INSERT OR REPLACE INTO files_seen VALUES (?,?,?,?)", (path, size, mtime, now))
+
+    # ------------------------------------------------------------------ an analyst's corrections
+    def find_item(self, key: str) -> sqlite3.Row | None:
+        """An item by uid, by url, or by a uid prefix that names exactly one item."""
+        row = self.db.execute("SELECT * FROM items WHERE uid=? OR url=? LIMIT 1", (key, key)).fetchone()
+        if row is not None or len(key) < 6:
+            return row
+        rows = self.db.execute("SELECT * FROM items WHERE uid LIKE ? ESCAPE '\\' LIMIT 2",
+                               (key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",)).fetchall()
+        return rows[0] if len(rows) == 1 else None
+
+    def correct(self, uid: str, label: str, analyst: str, model: str, previous: str | None) -> None:
+        now = dt.datetime.now(dt.timezone.utc).timestamp()
+        with self.transaction():
+            self.db.execute("INSERT OR REPLACE INTO corrections VALUES (?,?,?,?,?,?)",
+                            (uid, label, previous, model, analyst, now))
+
+    def corrections(self) -> list[dict]:
+        rows = self.db.execute("SELECT c.*, i.title, i.summary FROM corrections c JOIN items i ON i.uid=c.item_uid "
+                               "ORDER BY c.corrected_at, c.item_uid").fetchall()
+        return [dict(r) for r in rows]
+
+    def uncertain(self, model: str, limit: int = 20, scan: int = 5000) -> list[dict]:
+        """Stored items the model is least sure of (smallest margin between its two likeliest labels),
+        newest first among the ``scan`` most recent, leaving out the corrected ones."""
+        rows = self.db.execute(
+            "SELECT i.uid, i.title, i.summary, i.published, i.source, s.label, s.score, s.p_negative, s.p_neutral, "
+            "s.p_positive FROM items i JOIN scores s ON s.item_uid=i.uid AND s.model=? "
+            "WHERE NOT EXISTS (SELECT 1 FROM corrections c WHERE c.item_uid=i.uid) "
+            "ORDER BY i.published DESC LIMIT ?", (model, scan)).fetchall()
+        out = []
+        for r in rows:
+            probs = sorted((p for p in (r["p_negative"], r["p_neutral"], r["p_positive"]) if p is not None),
+                           reverse=True)
+            margin = probs[0] - probs[1] if len(probs) > 1 else 1.0
+            out.append({**dict(r), "margin": round(margin, 4)})
+        out.sort(key=lambda d: (d["margin"], -d["published"]))
+        return out[:limit]
+
+    def judge_alert(self, alert_id: int, verdict: str, analyst: str, note: str = "") -> None:
+        now = dt.datetime.now(dt.timezone.utc).timestamp()
+        with self.transaction():
+            self.db.execute("INSERT OR REPLACE INTO alert_verdicts VALUES (?,?,?,?,?)",
+                            (alert_id, verdict, analyst, note, now))
+
+    def alert(self, alert_id: int) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM alerts WHERE id=?", (alert_id,)).fetchone()
 
     # ------------------------------------------------------------------ sources
     def source_succeeded(self, name: str, items: int) -> None:

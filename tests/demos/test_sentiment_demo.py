@@ -37,6 +37,16 @@ def test_demo_scores_escapes_and_survives_bad_input(monitor_config, tmp_path):  
         sources = client.predict(api_name="/refresh")[-1]
         assert "f.jsonl" in sources and "failing (1x" in sources and "link-local" in sources
         assert "<b>bold</b>" not in sources and "&lt;b&gt;bold&lt;/b&gt;" in sources
+        # an analyst corrects the least sure headline and marks an alert as a false alarm
+        unsure, note, labels = client.predict(api_name="/review")
+        assert "tiny: trained on s.csv" in note and labels["choices"]
+        uid = unsure["value"]
+        stored = client.predict(uid, "negative", "ana", api_name="/correct")
+        assert "Stored:" in stored and "by ana" in stored and monitor.store.count("corrections") == 1
+        assert "Choose a headline first" in client.predict(None, "negative", "ana", api_name="/correct")
+        alert = monitor.store.alerts()[0]["id"]
+        assert "false_alarm by ana" in client.predict(alert, "false_alarm", "ana", api_name="/verdict")
+        assert "Not stored: no alert 999" in client.predict(999, "false_alarm", "ana", api_name="/verdict")
     finally:
         demo.close()
         monitor.close()
