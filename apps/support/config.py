@@ -44,7 +44,11 @@ class SupportConfig:
     bm25_k: int = 30
     rrf_k: int = field(default=60, metadata={"help": "reciprocal-rank-fusion constant"})
     rerank_k: int = field(default=10, metadata={"help": "fused candidates the reranker scores"})
-    top_k: int = field(default=3, metadata={"help": "sources returned with an answer"})
+    top_k: int = field(default=10, metadata={"help": "sources returned with an answer, in rank order"})
+    cite_k: int = field(default=3, metadata={"help": "of those, the ones the answer text quotes or cites"})
+    tune_retrieval: bool = field(default=True, metadata={
+        "help": "choose the fusion weights, the intent prior and the reranker on the base's own questions "
+                "(apps.support.tuning); false = the settings below as they are"})
     intent_prior: float = field(default=2.0, metadata={
         "help": "weight of P(intent of the chunk) added to the reranker score (chunks labelled with an intent)"})
     faq_prior: float = field(default=0.25, metadata={
@@ -74,7 +78,7 @@ class SupportConfig:
             raise ConfigError(f"kb = {self.kb!r}: use letters, digits, '.', '-' and '_' (or a folder path)")
         if self.backend not in ("auto", "torch", "onnx"):
             raise ConfigError(f"backend = {self.backend!r}; expected auto, torch or onnx")
-        for name in ("chunk_words", "dense_k", "bm25_k", "rrf_k", "rerank_k", "top_k", "max_message_chars",
+        for name in ("chunk_words", "dense_k", "bm25_k", "rrf_k", "rerank_k", "top_k", "cite_k", "max_message_chars",
                      "history_turns"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} = {getattr(self, name)!r} must be >= 1")

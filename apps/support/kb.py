@@ -495,6 +495,8 @@ class KnowledgeBase:
         report = IngestReport()
         files, missing = _expand(paths)
         report.skipped.extend(missing)
+        self.load()
+        changed = False
         for path in files:
             key = display_path(path)
             try:
@@ -510,15 +512,20 @@ class KnowledgeBase:
                 report.skipped.append((key, str(exc)))
                 log.warning("skipped %s: %s", key, exc)
                 continue
-            report.chunks_embedded += self._store(key, document, digest, chunks)
+            report.chunks_embedded += self._store(key, document, digest, chunks, finish=False)
             (report.replaced if row else report.added).append(key)
+            changed = True
+        if changed:  # both indexes are rebuilt and saved once per call, not once per document
+            self._after_change()
         report.seconds = time.perf_counter() - started
         return report
 
-    def _store(self, key: str, document: ParsedDocument, digest: str, chunks: list[dict]) -> int:
+    def _store(self, key: str, document: ParsedDocument, digest: str, chunks: list[dict], finish: bool = True) -> int:
         """Write one document's chunks (replacing old ones) and their vectors; SQLite commits last
-        so that a crash in between leaves the store as it was (the index is re-synced on load)."""
-        self.load()
+        so that a crash in between leaves the store as it was (the index is re-synced on load).
+        ``finish=False``: the caller saves the indexes once after its last document."""
+        if finish:
+            self.load()
         vectors = self.embedder.encode([passage_text(c["title"], c["section"], c["text"]) for c in chunks])
         with self.db:
             old = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE path = ?", (key,))]
@@ -538,7 +545,10 @@ class KnowledgeBase:
         self.index.remove(old)
         if ids:
             self.index.add(ids, vectors)
-        self._after_change()
+        if finish:
+            self._after_change()
+        else:
+            self.loaded_generation = self.generation()  # this process made the change: no reload
         return len(chunks)
 
     def remove(self, path) -> bool:

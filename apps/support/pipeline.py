@@ -63,6 +63,7 @@ class SupportBot:
         self.off: dict[str, str] = {}
         self.threshold: float | None = None
         self.calibration: dict = {}
+        self.tuning: dict = {}
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ loading
@@ -96,8 +97,37 @@ class SupportBot:
                                        cfg.intent_prior, cfg.faq_prior, cfg.prior_temperature, cfg.intent_articles,
                                        cfg.one_per_source)
             self.kb = kb
-            self._calibrate()
+            self._adapt()
             return self
+
+    def _adapt(self) -> None:
+        """Retrieval settings, then the scope threshold, for the base as it is now."""
+        self._tune()
+        self._calibrate()
+
+    def _tune(self) -> None:
+        """The retrieval mode chosen on the base's own questions (cached until the base or the models change)."""
+        from .retrieval import EQUAL
+        from .tuning import tune_retrieval
+
+        cfg, r = self.config, self.retriever
+        r.weights, r.intent_prior, r.use_reranker = EQUAL, cfg.intent_prior, True
+        if not cfg.tune_retrieval:
+            self.tuning = {"source": "config (tune_retrieval = false)", "chosen": None}
+            return
+        key = {"models": self._models_key(), "generation": self.kb.generation(), "version": 1,
+               "settings": [cfg.dense_k, cfg.bm25_k, cfg.rrf_k, cfg.rerank_k, cfg.intent_prior, cfg.faq_prior,
+                            cfg.prior_temperature, cfg.intent_articles, cfg.one_per_source]}
+        cached = self.kb.get_meta("retrieval_tuning")
+        if not (cached and cached.get("key") == key):
+            cached = {"key": key, **tune_retrieval(r, self.intents)}
+            self.kb.set_meta("retrieval_tuning", cached)
+        self.tuning = cached
+        chosen = cached.get("chosen")
+        if chosen:
+            r.weights = (chosen["dense"], chosen["bm25"])
+            r.intent_prior = cfg.intent_prior if chosen["prior"] else 0.0
+            r.use_reranker = chosen["rerank"]
 
     def _models_key(self) -> str:
         parts = [str(self.kb.embedder.artifact)]
@@ -115,8 +145,9 @@ class SupportBot:
             self.calibration = {"source": "config", "threshold": self.threshold}
             return
         key = {"models": self._models_key(), "generation": self.kb.generation(), "target_fpr": cfg.target_fpr,
-               "intent_weight": cfg.intent_weight, "scope_retrieval": cfg.scope_retrieval, "retrieval": [cfg.rerank_k, cfg.intent_prior, cfg.faq_prior, cfg.prior_temperature,
-                                           cfg.intent_articles, cfg.one_per_source]}
+               "intent_weight": cfg.intent_weight, "scope_retrieval": cfg.scope_retrieval,
+               "retrieval": [cfg.rerank_k, cfg.intent_prior, cfg.faq_prior, cfg.prior_temperature,
+                             cfg.intent_articles, cfg.one_per_source, self.tuning.get("name")]}
         cached = self.kb.get_meta("calibration")
         if cached and cached.get("key") == key:
             self.calibration = cached
@@ -144,7 +175,7 @@ class SupportBot:
         generation = self.kb.generation()
         if generation != self.kb.loaded_generation:
             self.kb.load()
-            self._calibrate()
+            self._adapt()
 
     # ------------------------------------------------------------------ scoring
     def _scope(self, query: str, exclude: set[int] | None = None):
@@ -198,13 +229,13 @@ class SupportBot:
                 query, followed = f"{previous['query']} {text}", True
             self.store.add_turn(conversation_id, "user", text, query, answer_id)
             score, hits, label, _ = self._scope(query)
-            sources = [self._source(h) for h in hits[: self.config.top_k]]
+            sources = [self._source(h) for h in hits[: self.config.top_k]]  # all ranked; the text cites cite_k
             reasons = [problem] if problem else []
             if followed:
                 reasons.append("follow-up read with the previous question")
             if score >= self.threshold and sources:
                 intent = label or hits[0].chunk.intent
-                answer = Answer(compose(sources), sources, intent, score, "answer", False,
+                answer = Answer(compose(sources[: self.config.cite_k]), sources, intent, score, "answer", False,
                                 "; ".join(reasons), conversation_id, answer_id)
             else:
                 reasons.insert(0, f"support too weak (score {score:.3f} < threshold {self.threshold:.3f})")
@@ -287,7 +318,7 @@ class SupportBot:
         self.warm_up()
         with self._lock:
             report = self.kb.ingest([paths] if isinstance(paths, (str, Path)) else list(paths))
-            self._calibrate()
+            self._adapt()
             return report
 
     def remove(self, path) -> bool:
@@ -295,7 +326,7 @@ class SupportBot:
         with self._lock:
             removed = self.kb.remove(str(path) if isinstance(path, str) else display_path(path))
             if removed:
-                self._calibrate()
+                self._adapt()
             return removed
 
     def documents(self) -> list[dict]:
@@ -306,7 +337,7 @@ class SupportBot:
         self.warm_up()
         with self._lock:
             report = self.kb.rebuild()
-            self._calibrate()
+            self._adapt()
             return report
 
     def status(self) -> dict:
@@ -329,8 +360,31 @@ class SupportBot:
                                                    and self.config.scope_retrieval == "reranker"),
                                                   ("dense cosine", self.reranker is None
                                                    or self.config.scope_retrieval == "dense")) if on]},
+            "retrieval": self.retrieval_status(),
             "repairs": list(self.kb.repairs), **self.store.counts(),
         }
+
+    def retrieval_status(self) -> dict:
+        """The retrieval mode in use, where it was chosen, and the stages it switched off."""
+        t = self.tuning or {}
+        chosen = t.get("chosen")
+        out = {"mode": t.get("name") or "configured (equal-weight fusion, intent prior, reranker when built)",
+               "chosen_on": t.get("source"), "recall_at_1": t.get("recall_at_1"), "mrr_at_10": t.get("mrr_at_10"),
+               "best_plain_search_recall_at_1": t.get("best_plain_search_recall_at_1")}
+        if chosen:
+            off = []
+            if not chosen["bm25"]:
+                off.append("BM25 (did not help on this base's questions)")
+            if not chosen["dense"]:
+                off.append("dense retrieval (did not help on this base's questions)")
+            if self.intents is not None and not chosen["prior"]:
+                known = {c.intent for c in self.kb.chunks.values() if c.intent} & set(self.intents.labels)
+                off.append("intent prior (" + ("did not help on this base's questions" if known
+                                               else "the intent model knows none of this base's intents") + ")")
+            if self.reranker is not None and not chosen["rerank"]:
+                off.append("reranker (did not help on this base's questions)")
+            out["switched_off"] = off
+        return out
 
     # ------------------------------------------------------------------ evaluation helpers
     def search(self, query: str, stage: str = "full") -> list[Hit]:
@@ -341,8 +395,10 @@ class SupportBot:
             return [Hit(self.kb.chunks[i], s, {"dense": s}) for i, s in r.dense(query) if i in self.kb.chunks]
         if stage == "bm25":
             return [Hit(self.kb.chunks[i], s, {"bm25": s}) for i, s in r.lexical(query) if i in self.kb.chunks]
-        if stage == "fused":
-            return r.fused(query)
+        if stage == "fused":  # the classic equal-weight fusion, whatever the base's tuned mode
+            from .retrieval import EQUAL
+
+            return r.fused(query, weights=EQUAL)
         probs = self.intents(query)[1] if (stage in ("full", "fused+prior") and self.intents) else None
         return r.search(query, probs, rerank=stage != "fused+prior")
 

@@ -18,6 +18,9 @@ from .kb import Chunk, KnowledgeBase, passage_text
 
 __all__ = ["Hit", "Retriever", "rrf"]
 
+# (dense, BM25) weights of the fusion; (1, 0) is dense alone, (0, 1) BM25 alone
+EQUAL = (1.0, 1.0)
+
 
 @dataclass
 class Hit:
@@ -26,12 +29,14 @@ class Hit:
     scores: dict = field(default_factory=dict)  # dense, bm25, rrf, rerank, prior
 
 
-def rrf(rankings: list[list[int]], k: int = 60) -> dict[int, float]:
-    """Reciprocal-rank fusion: sum over rankings of 1 / (k + rank), rank starting at 1."""
+def rrf(rankings: list[list[int]], k: int = 60, weights: list[float] | None = None) -> dict[int, float]:
+    """Reciprocal-rank fusion: sum over rankings of weight / (k + rank), rank starting at 1."""
     fused: dict[int, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings)):
+        if not weight:
+            continue
         for rank, item in enumerate(ranking, 1):
-            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
     return fused
 
 
@@ -49,6 +54,8 @@ class Retriever:
         self.prior_temperature = prior_temperature
         self.intent_articles = intent_articles
         self.one_per_source = one_per_source
+        self.weights = EQUAL  # chosen per knowledge base on its own questions (apps.support.tuning)
+        self.use_reranker = True
         self._by_intent: tuple[int, dict[str, list[int]]] = (-1, {})
 
     # ------------------------------------------------------------------ stages
@@ -75,10 +82,14 @@ class Retriever:
         docs, scores = self.kb.bm25.retrieve(tokens, k=k, show_progress=False, n_threads=1)
         return [(int(self.kb.bm25_ids[d]), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
 
-    def fused(self, query: str, vector: np.ndarray | None = None) -> list[Hit]:
-        dense = self.dense(query, vector=vector)
-        lexical = self.lexical(query)
-        fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]], self.rrf_k)
+    def fused(self, query: str, vector: np.ndarray | None = None, dense: list | None = None,
+              lexical: list | None = None, weights: tuple[float, float] | None = None) -> list[Hit]:
+        """Both rankings fused with ``weights`` (default :attr:`weights`; a zero weight skips that
+        retriever); ``dense`` / ``lexical``: rankings already computed for this query."""
+        w_dense, w_bm25 = weights or self.weights
+        dense = (self.dense(query, vector=vector) if w_dense else []) if dense is None else dense
+        lexical = (self.lexical(query) if w_bm25 else []) if lexical is None else lexical
+        fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]], self.rrf_k, [w_dense, w_bm25])
         dense_s, lex_s = dict(dense), dict(lexical)
         hits = [Hit(self.kb.chunks[i], s, {"rrf": s, "dense": dense_s.get(i), "bm25": lex_s.get(i)})
                 for i, s in fused.items() if i in self.kb.chunks]
@@ -173,8 +184,9 @@ class Retriever:
         top = max(h.scores["rrf"] for h in hits) or 1.0
         for hit in hits:
             chunk = hit.chunk
-            prior = intent_probs.get(chunk.intent, 0.0) if chunk.intent else uncommitted
-            if chunk.kind == "faq" and chunk.intent:
+            # a chunk whose intent the model does not know (another base's categories) is treated as unlabelled
+            prior = intent_probs[chunk.intent] if chunk.intent in intent_probs else uncommitted
+            if chunk.kind == "faq" and chunk.intent in intent_probs:
                 prior *= self.faq_prior
             hit.scores["prior"] = prior
             base = hit.scores["rerank"] if "rerank" in hit.scores else hit.scores["rrf"] / top
@@ -186,7 +198,7 @@ class Retriever:
         """fused -> intent prior over every candidate -> reranker on the best ``rerank_k`` -> reranker
         probability + prior (the reranked head stays above the rest)."""
         hits = self.with_prior(query, self.fused(query, vector=vector), intent_probs, vector)
-        if not (rerank and self.reranker is not None):
+        if not (rerank and self.reranker is not None and self.use_reranker):
             return hits
         head, tail = hits[: self.rerank_k], hits[self.rerank_k:]
         head = self.rerank(query, head)

@@ -1,0 +1,129 @@
+"""A knowledge base the bot has never seen: retrieval is tuned on the base's own questions, never
+below the better plain search; ingestion rebuilds the indexes once per call; ten ranked sources."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.apps.support.conftest import make_bot
+
+# A second domain (a fictional home-internet provider): one FAQ entry per question, in words unlike
+# the neighbouring entries, so that the plain searches differ in what they get right.
+ISP_FAQ = [
+    ("Why is my broadband slow in the evening?", "Peak hours share the line; restart the router or use a cable.", "speed"),
+    ("How do I restart my router?", "Switch it off at the wall, wait thirty seconds, switch it on again.", "router"),
+    ("What does a red light on the router mean?", "No signal from the exchange: check the cable, then call us.", "router"),
+    ("Can I keep my landline number when I switch?", "Yes, the number moves with you within four working days.", "switching"),
+    ("How much does installation cost?", "Installation is free on a 24-month plan and 60 pounds otherwise.", "billing"),
+    ("When is my bill due?", "Bills are taken on the first working day of each month.", "billing"),
+    ("How do I change the Wi-Fi password?", "Log in to the router page at 192.168.1.1 and open Wireless.", "wifi"),
+    ("Why does my Wi-Fi drop upstairs?", "Walls weaken the signal; a mesh booster extends coverage.", "wifi"),
+    ("Can I pause my contract while abroad?", "You can suspend service for up to three months a year.", "contract"),
+    ("How do I cancel my contract?", "Give thirty days notice from the account page; early exit fees may apply.", "contract"),
+    ("Is there a data cap?", "All fibre plans are unlimited with no traffic management.", "plans"),
+    ("How fast is the fibre 500 plan?", "Average download speed of 500 Mbps at peak times.", "plans"),
+    ("Do you offer a static IP address?", "A static IP costs five pounds a month on business plans.", "plans"),
+    ("My engineer did not turn up, what now?", "We rebook within 48 hours and credit ten pounds to your bill.", "installation"),
+    ("How do I move my service to a new home?", "Tell us your moving date four weeks ahead; the move is free.", "switching"),
+    ("Why was I charged twice this month?", "A pro-rata charge covers the days before your first full bill.", "billing"),
+    ("Can I use my own router?", "Yes, with the PPPoE username and password from your welcome email.", "router"),
+    ("How do I set up parental controls?", "Turn on Safe Browsing in the app and pick a profile per device.", "wifi"),
+    ("What happens if there is an outage?", "Check the status page; outages over 24 hours are credited.", "speed"),
+    ("Do you have a social tariff?", "Customers on Universal Credit can get fibre 50 for 15 pounds.", "plans"),
+    ("How do I report a fault?", "Run the line test in the app; it opens a fault ticket if it fails.", "speed"),
+    ("Can I upgrade my plan mid-contract?", "Upgrades are allowed at any time and restart no contract.", "contract"),
+    ("How do I get a paper bill?", "Paper bills cost two pounds each; switch them on under Billing.", "billing"),
+    ("What is the router admin password?", "It is printed on the sticker under the router.", "router"),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_intents(tmp_path_factory, tiny_base):
+    """A tiny intent model whose intents (bank ones) are none of the ISP base's categories."""
+    from core.training import train_model
+    from tests.conftest import tiny_config, write_csv
+
+    folder = tmp_path_factory.mktemp("intents")
+    rows = [(f"{w} my card please {n}", "card_arrival") for n, w in enumerate(["where is", "track", "send"] * 4)]
+    rows += [(f"{w} a transfer fee {n}", "transfer_fee_charged") for n, w in enumerate(["why", "refund", "explain"] * 4)]
+    data = write_csv(folder / "intents.csv", rows)
+    return train_model(tiny_config(data, tiny_base, max_steps=10), output=folder / "artifact").path
+
+
+def _isp_kb(folder):
+    import csv
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "faq.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["question", "answer", "category"])
+        writer.writerows(ISP_FAQ)
+    return folder
+
+
+def test_a_new_base_is_tuned_on_its_own_questions_and_never_below_a_plain_search(tmp_path, embedder):
+    bot = make_bot(tmp_path / "kb", embedder).warm_up()
+    bot.ingest([_isp_kb(tmp_path / "docs")])
+    status = bot.status()["retrieval"]
+    assert status["chosen_on"].startswith("24 FAQ questions, a third of each one's words dropped")
+    table = bot.tuning["table"]
+    plain = max(r["recall_at_1"] for r in table if r["mode"] in ("dense only", "BM25 only"))
+    assert status["recall_at_1"] >= plain == status["best_plain_search_recall_at_1"]
+    assert {r["mode"] for r in table} >= {"dense only", "BM25 only", "fused 1:1 (dense:BM25)"}
+    # the served pipeline ranks those questions as the table says (the choice is what serves)
+    from apps.support.tuning import answer_key, kb_questions
+
+    questions, _ = kb_questions(bot.kb.chunks)
+    right = sum(answer_key(bot.search(q)[0].chunk, "faq") == key for q, key in questions)
+    assert right / len(questions) == pytest.approx(status["recall_at_1"])
+    # cached in the base until it changes
+    assert bot.kb.get_meta("retrieval_tuning")["name"] == status["mode"]
+
+
+def test_an_intent_model_that_knows_none_of_the_intents_is_switched_off(tmp_path, embedder, tiny_intents):
+    bot = make_bot(tmp_path / "kb", embedder, intent_model=str(tiny_intents)).warm_up()
+    bot.ingest([_isp_kb(tmp_path / "docs")])
+    chosen = bot.tuning["chosen"]
+    assert chosen is not None and chosen["prior"] is False
+    assert not any(r["prior"] for r in bot.tuning["table"])  # not even a candidate: no intent in common
+    assert any("knows none of this base's intents" in s for s in bot.status()["retrieval"]["switched_off"])
+
+
+def test_too_few_questions_keep_the_configured_settings(bot):
+    assert bot.tuning["chosen"] is None and "too few questions" in bot.tuning["source"]
+    assert bot.retriever.weights == (1.0, 1.0)
+
+
+def test_one_ingest_call_rebuilds_the_indexes_once(tmp_path, embedder):
+    bot = make_bot(tmp_path / "kb", embedder).warm_up()
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(12):
+        (docs / f"page{n}.md").write_text(f"# Page {n}\n\nTopic number {n} explained in a few words.\n")
+    builds = []
+    original = bot.kb._build_bm25
+
+    def counted(save):
+        builds.append(save)
+        return original(save)
+
+    bot.kb._build_bm25 = counted
+    report = bot.ingest([docs])
+    assert len(report.added) == 12 and builds == [True]
+    assert len(bot.kb.chunks) == 12 and len(bot.kb.index) == 12
+    # and a fresh process finds both indexes in step with the store
+    again = make_bot(tmp_path / "kb", embedder).warm_up()
+    assert len(again.kb.chunks) == 12 and not again.kb.repairs
+
+
+def test_ask_lists_ten_sources_in_rank_order_and_cites_three(tmp_path, embedder, capsys):
+    bot = make_bot(tmp_path / "kb", embedder, scope_threshold=0.0).warm_up()
+    bot.ingest([_isp_kb(tmp_path / "docs")])
+    answer = bot.ask("my router shows a red light")
+    assert len(answer.sources) == 10
+    scores = [s.score for s in answer.sources]
+    assert scores == sorted(scores, reverse=True)
+    assert "[3]" in answer.text and "[4]" not in answer.text
+    assert len(json.loads(json.dumps(answer.to_dict()))["sources"]) == 10
