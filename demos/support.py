@@ -149,8 +149,11 @@ def build_demo(bot: SupportBot) -> gr.Blocks:
         paths = [getattr(f, "name", f) for f in (files or [])]
         if not paths:
             return "Choose one or more files (.md, .txt, .html, FAQ .csv / .jsonl) first.", documents_rows()
+        # keyed by the file's own name, not the upload's temporary folder: uploading a changed file
+        # again replaces the old one
+        keys = {str(Path(p).resolve()): f"uploads/{Path(p).name}" for p in paths}
         try:
-            report = bot.ingest(paths)
+            report = bot.ingest(paths, keys)
         except Exception as exc:  # noqa: BLE001
             log.exception("support demo: ingest failed")
             return f"Nothing was added: {html.escape(str(exc))}", documents_rows()

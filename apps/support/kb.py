@@ -489,8 +489,10 @@ class KnowledgeBase:
     def chunk_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
-    def ingest(self, paths) -> IngestReport:
-        """Add new documents, replace changed ones, skip unchanged ones and unreadable ones (with the reason)."""
+    def ingest(self, paths, keys: dict[str, str] | None = None) -> IngestReport:
+        """Add new documents, replace changed ones, skip unchanged ones and unreadable ones (with the reason).
+        ``keys``: a document key per file (by its resolved path) in place of its path, e.g. an upload's
+        original name, so that a changed file uploaded again replaces the old one."""
         started = time.perf_counter()
         report = IngestReport()
         files, missing = _expand(paths)
@@ -498,7 +500,7 @@ class KnowledgeBase:
         self.load()
         changed = False
         for path in files:
-            key = display_path(path)
+            key = (keys or {}).get(str(path.resolve())) or display_path(path)
             try:
                 data = path.read_bytes()
                 digest = hashlib.sha256(data).hexdigest()

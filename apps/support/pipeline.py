@@ -314,10 +314,11 @@ class SupportBot:
         return rows
 
     # ------------------------------------------------------------------ admin
-    def ingest(self, paths) -> IngestReport:
+    def ingest(self, paths, keys: dict[str, str] | None = None) -> IngestReport:
+        """Add documents (see :meth:`KnowledgeBase.ingest`), then adapt retrieval and scope to the base."""
         self.warm_up()
         with self._lock:
-            report = self.kb.ingest([paths] if isinstance(paths, (str, Path)) else list(paths))
+            report = self.kb.ingest([paths] if isinstance(paths, (str, Path)) else list(paths), keys)
             self._adapt()
             return report
 

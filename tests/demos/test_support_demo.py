@@ -52,7 +52,13 @@ def test_chat_sources_feedback_handoff_admin_and_bad_input(tmp_path, embedder): 
         (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 not supported")
         summary, documents = client.predict([handle_file(str(tmp_path / "pets.md")),
                                              handle_file(str(tmp_path / "broken.pdf"))], api_name="/add_documents")
-        assert "pets.md" in str(documents["data"]) and "broken.pdf" in summary
+        assert "uploads/pets.md" in str(documents["data"]) and "broken.pdf" in summary
+        # the same name uploaded again with new content replaces the document, it is not added twice
+        (tmp_path / "v2").mkdir()
+        (tmp_path / "v2" / "pets.md").write_text("# Pet insurance\n\nPet insurance covers vet bills up to "
+                                                 "£4,000 a year, with a £99 excess.\n")
+        summary, documents = client.predict([handle_file(str(tmp_path / "v2" / "pets.md"))], api_name="/add_documents")
+        assert "replaced 1" in summary and str(documents["data"]).count("pets.md") == 1
         chat, _, sources, _ = client.predict("How much of my vet bills does pet insurance cover?", [], api_name="/ask")
         assert "4,000" in str(chat[-1]) and "pets.md" in sources
         summary, _ = client.predict(api_name="/rebuild")
