@@ -22,6 +22,7 @@ from core.errors import ConfigError, SuiteError
 from .answer import HANDOFF_TEXT, SMALLTALK_REPLIES, Answer, Source, compose, dont_know_text
 from .config import SAMPLE_KB, SupportConfig
 from .kb import IngestReport, KnowledgeBase, display_path, passage_text
+from .owndata import kb_embedder_dir
 from .retrieval import Hit, Retriever
 from .scope import IntentClassifier, calibrate_threshold, is_follow_up, scope_score, smalltalk, wants_person
 from .store import ConversationStore
@@ -73,6 +74,9 @@ class SupportBot:
                 return self
             cfg = self.config
             embedder = self._embedder
+            own = kb_embedder_dir(cfg.kb_dir())
+            if embedder is None and (own / "manifest.json").is_file():
+                embedder = Embedder(own, backend=cfg.backend)  # trained on this base's own questions
             if embedder is None:
                 artifact = cfg.artifact(cfg.embedder)
                 if artifact is None or not (artifact / "manifest.json").is_file():
@@ -351,6 +355,8 @@ class SupportBot:
             "kb": str(self.config.kb), "folder": str(self.kb.folder), "documents": len(self.kb.documents()),
             "chunks": len(self.kb.chunks), "generation": self.kb.generation(),
             "embedder": describe(self.kb.embedder.predictor),
+            "embedder_trained_on_this_base": (Path(self.kb.embedder.artifact).resolve()
+                                              == kb_embedder_dir(self.kb.folder).resolve()),
             "intent_model": describe(self.intents.predictor if self.intents else None),
             "reranker": describe(self.reranker),
             "intent_model_present": self.intents is not None, "reranker_present": self.reranker is not None,

@@ -127,3 +127,87 @@ def test_ask_lists_ten_sources_in_rank_order_and_cites_three(tmp_path, embedder,
     assert scores == sorted(scores, reverse=True)
     assert "[3]" in answer.text and "[4]" not in answer.text
     assert len(json.loads(json.dumps(answer.to_dict()))["sources"]) == 10
+
+
+# The company's own past questions, worded unlike the FAQ (what a history file holds)
+ISP_HISTORY = [
+    ("internet crawls every night around 8pm", ISP_FAQ[0][1]),
+    ("how to reboot the modem box", ISP_FAQ[1][1]),
+    ("modem light is red, no internet", ISP_FAQ[2][1]),
+    ("will my home phone number survive the switch", ISP_FAQ[3][1]),
+    ("is the setup visit charged", ISP_FAQ[4][1]),
+    ("what date do you take the payment", ISP_FAQ[5][1]),
+    ("forgot wifi key, how to set a new one", ISP_FAQ[6][1]),
+    ("signal dies in the bedroom upstairs", ISP_FAQ[7][1]),
+    ("going travelling for two months, freeze my plan?", ISP_FAQ[8][1]),
+    ("i want to leave, how do i end the contract", ISP_FAQ[9][1]),
+    ("is usage limited per month", ISP_FAQ[10][1]),
+    ("real speed of fibre 500", ISP_FAQ[11][1]),
+    ("fixed ip for my office", ISP_FAQ[12][1]),
+    ("technician never showed up", ISP_FAQ[13][1]),
+    ("moving house next month", ISP_FAQ[14][1]),
+    ("two payments taken this month??", ISP_FAQ[15][1]),
+    ("bring my own modem", ISP_FAQ[16][1]),
+    ("block websites for my kids", ISP_FAQ[17][1]),
+    ("whole area is down", ISP_FAQ[18][1]),
+    ("cheap plan for people on benefits", ISP_FAQ[19][1]),
+    ("line keeps failing, report it", ISP_FAQ[20][1]),
+    ("faster package before contract ends", ISP_FAQ[21][1]),
+    ("want bills by post", ISP_FAQ[22][1]),
+    ("login for router settings page", ISP_FAQ[23][1]),
+]
+
+
+def _history(path):
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["question", "answer", "document"])
+        writer.writerows((q, a, "") for q, a in ISP_HISTORY)
+        writer.writerow(["where is the price list", "", "prices.pdf"])  # line 26: not in the base
+        writer.writerow(["", ISP_FAQ[0][1], ""])  # line 27: no question
+        writer.writerow(["do you sell phones", "We sell phones in our shops.", ""])  # line 28: answer nowhere
+    return path
+
+
+def test_eval_on_the_companys_own_questions_compares_every_stage(tmp_path, embedder, capsys):
+    from apps.support.owndata import evaluate_stages, format_stages
+
+    bot = make_bot(tmp_path / "kb", embedder).warm_up()
+    bot.ingest([_isp_kb(tmp_path / "docs")])
+    history = _history(tmp_path / "history.csv")
+    result = evaluate_stages(bot, [history])
+    assert result["questions"] == 24
+    assert result["problems"] == [f"{history}:26: document 'prices.pdf' is not in the knowledge base",
+                                  f"{history}:27: no question (give a 'question' column)",
+                                  f"{history}:28: its answer is in no chunk of the knowledge base"]
+    stages = result["stages"]
+    assert set(stages) == {"bm25", "dense", "fused", "fused + intent prior", "served"}
+    for m in stages.values():
+        assert 0 <= m["recall@1"] <= m["recall@5"] <= m["recall@10"] <= 1 and m["mrr@10"] >= m["recall@1"]
+    assert stages["dense"]["recall@1"] > stages["bm25"]["recall@1"]  # questions worded unlike the FAQ
+    assert "| served |" in format_stages(result)
+    with pytest.raises(Exception, match="at least 20"):
+        evaluate_stages(bot, [tmp_path / "missing.csv"])
+
+
+@pytest.mark.slow
+def test_own_data_training_per_fold_and_for_the_base(tmp_path, embedder):
+    from apps.support.owndata import evaluate_stages, kb_embedder_dir, train_embedder_on_history
+
+    bot = make_bot(tmp_path / "kb", embedder).warm_up()
+    bot.ingest([_isp_kb(tmp_path / "docs")])
+    history = _history(tmp_path / "history.csv")
+    result = evaluate_stages(bot, [history], folds=2, steps=2)
+    tuned = result["stages"]["dense, embedder fine-tuned per fold"]
+    assert result["folds"] == 2 and 0 <= tuned["recall@1"] <= tuned["recall@10"] <= 1
+    trained = train_embedder_on_history(bot, [history], steps=2, export=False)  # the export is tested on its own
+    assert trained["pairs"] == 24 + 24 and (kb_embedder_dir(tmp_path / "kb") / "manifest.json").is_file()
+    # a bot opened on this base now embeds with the base's own embedder (the chunks re-embedded once)
+    from apps.support import SupportBot, SupportConfig
+
+    fresh = SupportBot(SupportConfig(kb=str(tmp_path / "kb"), intent_model="", reranker="", scope_threshold=0.35))
+    status = fresh.warm_up().status()
+    assert status["embedder_trained_on_this_base"] and len(fresh.kb.chunks) == 24
+    assert fresh.ask("modem light is red, no internet").sources
