@@ -3,40 +3,26 @@ below the better plain search; ingestion rebuilds the indexes once per call; ten
 
 from __future__ import annotations
 
+import csv
 import json
+from pathlib import Path
 
 import pytest
 
 from tests.apps.support.conftest import make_bot
 
-# A second domain (a fictional home-internet provider): one FAQ entry per question, in words unlike
-# the neighbouring entries, so that the plain searches differ in what they get right.
-ISP_FAQ = [
-    ("Why is my broadband slow in the evening?", "Peak hours share the line; restart the router or use a cable.", "speed"),
-    ("How do I restart my router?", "Switch it off at the wall, wait thirty seconds, switch it on again.", "router"),
-    ("What does a red light on the router mean?", "No signal from the exchange: check the cable, then call us.", "router"),
-    ("Can I keep my landline number when I switch?", "Yes, the number moves with you within four working days.", "switching"),
-    ("How much does installation cost?", "Installation is free on a 24-month plan and 60 pounds otherwise.", "billing"),
-    ("When is my bill due?", "Bills are taken on the first working day of each month.", "billing"),
-    ("How do I change the Wi-Fi password?", "Log in to the router page at 192.168.1.1 and open Wireless.", "wifi"),
-    ("Why does my Wi-Fi drop upstairs?", "Walls weaken the signal; a mesh booster extends coverage.", "wifi"),
-    ("Can I pause my contract while abroad?", "You can suspend service for up to three months a year.", "contract"),
-    ("How do I cancel my contract?", "Give thirty days notice from the account page; early exit fees may apply.", "contract"),
-    ("Is there a data cap?", "All fibre plans are unlimited with no traffic management.", "plans"),
-    ("How fast is the fibre 500 plan?", "Average download speed of 500 Mbps at peak times.", "plans"),
-    ("Do you offer a static IP address?", "A static IP costs five pounds a month on business plans.", "plans"),
-    ("My engineer did not turn up, what now?", "We rebook within 48 hours and credit ten pounds to your bill.", "installation"),
-    ("How do I move my service to a new home?", "Tell us your moving date four weeks ahead; the move is free.", "switching"),
-    ("Why was I charged twice this month?", "A pro-rata charge covers the days before your first full bill.", "billing"),
-    ("Can I use my own router?", "Yes, with the PPPoE username and password from your welcome email.", "router"),
-    ("How do I set up parental controls?", "Turn on Safe Browsing in the app and pick a profile per device.", "wifi"),
-    ("What happens if there is an outage?", "Check the status page; outages over 24 hours are credited.", "speed"),
-    ("Do you have a social tariff?", "Customers on Universal Credit can get fibre 50 for 15 pounds.", "plans"),
-    ("How do I report a fault?", "Run the line test in the app; it opens a fault ticket if it fails.", "speed"),
-    ("Can I upgrade my plan mid-contract?", "Upgrades are allowed at any time and restart no contract.", "contract"),
-    ("How do I get a paper bill?", "Paper bills cost two pounds each; switch them on under Billing.", "billing"),
-    ("What is the router admin password?", "It is printed on the sticker under the router.", "router"),
-]
+# A second domain: a fictional home-internet provider (data/samples/isp-helpdesk): one FAQ entry per
+# question, and past customer questions worded unlike the FAQ
+SAMPLE = Path(__file__).resolve().parents[3] / "data" / "samples" / "isp-helpdesk"
+
+
+def _read(name):
+    with open(SAMPLE / name, newline="", encoding="utf-8") as handle:
+        return [tuple(row.values()) for row in csv.DictReader(handle)]
+
+
+ISP_FAQ = _read("faq.csv")
+ISP_HISTORY = _read("history.csv")
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +39,6 @@ def tiny_intents(tmp_path_factory, tiny_base):
 
 
 def _isp_kb(folder):
-    import csv
-
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "faq.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -129,38 +113,7 @@ def test_ask_lists_ten_sources_in_rank_order_and_cites_three(tmp_path, embedder,
     assert len(json.loads(json.dumps(answer.to_dict()))["sources"]) == 10
 
 
-# The company's own past questions, worded unlike the FAQ (what a history file holds)
-ISP_HISTORY = [
-    ("internet crawls every night around 8pm", ISP_FAQ[0][1]),
-    ("how to reboot the modem box", ISP_FAQ[1][1]),
-    ("modem light is red, no internet", ISP_FAQ[2][1]),
-    ("will my home phone number survive the switch", ISP_FAQ[3][1]),
-    ("is the setup visit charged", ISP_FAQ[4][1]),
-    ("what date do you take the payment", ISP_FAQ[5][1]),
-    ("forgot wifi key, how to set a new one", ISP_FAQ[6][1]),
-    ("signal dies in the bedroom upstairs", ISP_FAQ[7][1]),
-    ("going travelling for two months, freeze my plan?", ISP_FAQ[8][1]),
-    ("i want to leave, how do i end the contract", ISP_FAQ[9][1]),
-    ("is usage limited per month", ISP_FAQ[10][1]),
-    ("real speed of fibre 500", ISP_FAQ[11][1]),
-    ("fixed ip for my office", ISP_FAQ[12][1]),
-    ("technician never showed up", ISP_FAQ[13][1]),
-    ("moving house next month", ISP_FAQ[14][1]),
-    ("two payments taken this month??", ISP_FAQ[15][1]),
-    ("bring my own modem", ISP_FAQ[16][1]),
-    ("block websites for my kids", ISP_FAQ[17][1]),
-    ("whole area is down", ISP_FAQ[18][1]),
-    ("cheap plan for people on benefits", ISP_FAQ[19][1]),
-    ("line keeps failing, report it", ISP_FAQ[20][1]),
-    ("faster package before contract ends", ISP_FAQ[21][1]),
-    ("want bills by post", ISP_FAQ[22][1]),
-    ("login for router settings page", ISP_FAQ[23][1]),
-]
-
-
 def _history(path):
-    import csv
-
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["question", "answer", "document"])
