@@ -119,7 +119,7 @@ class SupportBot:
         if not cfg.tune_retrieval:
             self.tuning = {"source": "config (tune_retrieval = false)", "chosen": None}
             return
-        key = {"models": self._models_key(), "generation": self.kb.generation(), "version": 1,
+        key = {"models": self._models_key(), "generation": self.kb.generation(), "version": 2,
                "settings": [cfg.dense_k, cfg.bm25_k, cfg.rrf_k, cfg.rerank_k, cfg.intent_prior, cfg.faq_prior,
                             cfg.prior_temperature, cfg.intent_articles, cfg.one_per_source]}
         cached = self.kb.get_meta("retrieval_tuning")

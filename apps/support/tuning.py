@@ -10,9 +10,13 @@ served pipeline is never below the better of the two plain searches.
 
 The questions, in order of preference: the base's FAQ questions; else its section headings; else
 its document titles. Each is asked with a third of its words dropped (the words a customer would not
-use), and the right answer is the FAQ entry, section or document it came from. At most
-``limit`` of them, spread over the base; with fewer than ``MIN_QUESTIONS`` the configured settings
-stay. The choice is kept in the base (``meta``) until its documents or models change.
+use), and the right answer is the FAQ entry, section or document it came from, or any chunk
+labelled with the same intent (an intent's article answers its FAQ questions too). A question's own
+words are in the passage it came from, which would favour BM25 unfairly, so the questions are
+matched against the chunks' bodies alone (no title, heading or FAQ question): both retrievers are
+built for the tuning on those bodies. At most ``limit`` questions, spread over the base; with fewer
+than ``MIN_QUESTIONS`` the configured settings stay. The choice is kept in the base (``meta``) until
+its documents or models change.
 """
 
 from __future__ import annotations
@@ -98,10 +102,36 @@ def answer_key(chunk: Chunk, level: str) -> tuple:
     return ("document", chunk.path)
 
 
-def _metrics(ranked_keys: list[list[tuple]], targets: list[tuple]) -> dict:
-    r1 = np.mean([bool(keys) and keys[0] == t for keys, t in zip(ranked_keys, targets)])
-    rr = [next((1.0 / n for n, k in enumerate(keys[:10], 1) if k == t), 0.0) for keys, t in zip(ranked_keys, targets)]
+def _metrics(ranked: list[list[bool]]) -> dict:
+    r1 = np.mean([bool(hits) and hits[0] for hits in ranked])
+    rr = [next((1.0 / n for n, right in enumerate(hits[:10], 1) if right), 0.0) for hits in ranked]
     return {"recall_at_1": round(float(r1), 4), "mrr_at_10": round(float(np.mean(rr)), 4)}
+
+
+def _bodies(retriever, level: str):
+    """Dense and BM25 rankers over the bodies of the chunks a question of ``level`` may be answered by."""
+    from .kb import import_bm25s
+
+    chunks = [c for c in retriever.kb.chunks.values() if (c.kind == "faq") == (level == "faq") or c.intent]
+    ids = [c.id for c in chunks]
+    matrix = retriever.kb.embedder.encode([c.text for c in chunks])  # (N, H) unit vectors
+    bm25s = import_bm25s()
+    index = bm25s.BM25()
+    index.index(bm25s.tokenize([c.text for c in chunks], stopwords="en", show_progress=False), show_progress=False)
+
+    def dense(vector):
+        scores = matrix @ vector
+        top = np.argsort(-scores)[: retriever.dense_k]
+        return [(ids[j], float(scores[j])) for j in top]
+
+    def lexical(text):
+        tokens = bm25s.tokenize([text], stopwords="en", show_progress=False)
+        if not tokens.vocab:
+            return []
+        docs, scores = index.retrieve(tokens, k=min(retriever.bm25_k, len(ids)), show_progress=False, n_threads=1)
+        return [(ids[int(d)], float(v)) for d, v in zip(docs[0], scores[0]) if v > 0]
+
+    return dense, lexical
 
 
 def tune_retrieval(retriever, intents, limit: int = 300) -> dict:
@@ -114,9 +144,18 @@ def tune_retrieval(retriever, intents, limit: int = 300) -> dict:
     level = questions[0][1][0]
     texts = [q for q, _ in questions]
     targets = [key for _, key in questions]
+    intent_of = {}
+    for c in kb.chunks.values():
+        if c.intent:
+            intent_of.setdefault(answer_key(c, level), c.intent)
     vectors = retriever.embed(texts)
-    dense = [retriever.dense(t, vector=v) for t, v in zip(texts, vectors)]
-    lexical = [retriever.lexical(t) for t in texts]
+    dense_of, lexical_of = _bodies(retriever, level)
+    dense = [dense_of(v) for v in vectors]
+    lexical = [lexical_of(t) for t in texts]
+
+    def right(chunk, target) -> bool:
+        return answer_key(chunk, level) == target or (chunk.intent is not None and chunk.intent == intent_of.get(target))
+
     kb_intents = {c.intent for c in kb.chunks.values() if c.intent}
     probs = [None] * len(texts)
     if intents is not None and kb_intents & set(intents.labels):
@@ -127,7 +166,7 @@ def tune_retrieval(retriever, intents, limit: int = 300) -> dict:
     try:
         for mode in modes:
             ranked = []
-            for t, v, d, lx, p in zip(texts, vectors, dense, lexical, probs):
+            for t, v, d, lx, p, target in zip(texts, vectors, dense, lexical, probs, targets):
                 hits = retriever.fused(t, dense=d, lexical=lx, weights=(mode.dense, mode.bm25))
                 if mode.prior:
                     hits = retriever.with_prior(t, hits, p, v)
@@ -136,8 +175,8 @@ def tune_retrieval(retriever, intents, limit: int = 300) -> dict:
                     if mode.prior:
                         head = retriever.diversify(retriever.apply_prior(head, retriever.sharpen(p)))
                     hits = head + hits[retriever.rerank_k:]
-                ranked.append([answer_key(h.chunk, level) for h in hits[:10]])
-            table.append({"mode": mode.name, **asdict(mode), **_metrics(ranked, targets)})
+                ranked.append([right(h.chunk, target) for h in hits[:10]])
+            table.append({"mode": mode.name, **asdict(mode), **_metrics(ranked)})
     finally:
         retriever.weights, retriever.intent_prior, retriever.use_reranker = saved
     best = max(range(len(table)), key=lambda i: (table[i]["recall_at_1"], table[i]["mrr_at_10"], -i))

@@ -56,12 +56,12 @@ def test_a_new_base_is_tuned_on_its_own_questions_and_never_below_a_plain_search
     plain = max(r["recall_at_1"] for r in table if r["mode"] in ("dense only", "BM25 only"))
     assert status["recall_at_1"] >= plain == status["best_plain_search_recall_at_1"]
     assert {r["mode"] for r in table} >= {"dense only", "BM25 only", "fused 1:1 (dense:BM25)"}
-    # the served pipeline ranks those questions as the table says (the choice is what serves)
-    from apps.support.tuning import answer_key, kb_questions
-
-    questions, _ = kb_questions(bot.kb.chunks)
-    right = sum(answer_key(bot.search(q)[0].chunk, "faq") == key for q, key in questions)
-    assert right / len(questions) == pytest.approx(status["recall_at_1"])
+    # the choice is what serves
+    chosen = bot.tuning["chosen"]
+    assert bot.retriever.weights == (chosen["dense"], chosen["bm25"])
+    # matched against the entries' bodies: the question's own words in its entry give BM25 no free win
+    bm25 = next(r for r in table if r["mode"] == "BM25 only")
+    assert bm25["recall_at_1"] < 0.9
     # cached in the base until it changes
     assert bot.kb.get_meta("retrieval_tuning")["name"] == status["mode"]
 
