@@ -94,6 +94,8 @@ def _status_markdown(status: dict) -> str:
              f"{status.get('chunks', 0)} passages",
              _model_line("intent model", status.get("intent_model"), off.get("intent_model")),
              _model_line("reranker", status.get("reranker"), off.get("reranker")),
+             f"**retrieval:** {html.escape(str((status.get('retrieval') or {}).get('mode', '')))}"
+             + (" (embedder trained on this base)" if status.get("embedder_trained_on_this_base") else ""),
              f"**tickets:** {status.get('tickets', 0)}"]
     return " &nbsp;·&nbsp; ".join(parts)
 
