@@ -61,6 +61,7 @@ def main(argv=None) -> int:
     parser.add_argument("--config", default=str(REPO / "configs" / "fpb-allagree.toml"))
     parser.add_argument("--sizes", default="50,100,200")
     parser.add_argument("--retrain-epochs", type=int, default=2)
+    parser.add_argument("--base-epochs", type=int, help="epochs of the model without the domain (default: the recipe's)")
     parser.add_argument("--pool", type=int, default=3000)
     parser.add_argument("--held-out", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=0)
@@ -82,7 +83,7 @@ def main(argv=None) -> int:
 
     # 1. the model without the domain
     base = work / "base"
-    config = load_config(args.config)
+    config = load_config(args.config, [f"train.epochs={args.base_epochs}"] if args.base_epochs else None)
     if not (base / "manifest.json").is_file():
         train_model(config, output=base, progress=False)
     predictor = load_predictor(base, backend="torch", device="cpu")
@@ -122,7 +123,7 @@ def main(argv=None) -> int:
 
     cpu = detect_cpu()
     result = {"benchmark": "feedback_curve", "config": args.config, "pool": len(pool), "held_out": len(held),
-              "retrain_epochs": args.retrain_epochs, "rows": rows, "cpu": cpu.describe(),
+              "retrain_epochs": args.retrain_epochs, "base_epochs": args.base_epochs, "rows": rows, "cpu": cpu.describe(),
               "seconds": round(time.time() - started, 1), "date": time.strftime("%Y-%m-%d")}
     print("\n| corrections | uncertainty: weighted-F1 | random: weighted-F1 |\n|---:|---:|---:|")
     print(f"| 0 | {rows['base']['held_out']['weighted_f1']:.4f} | {rows['base']['held_out']['weighted_f1']:.4f} |")

@@ -44,6 +44,8 @@ def encode_cached(embedder: Embedder, texts: list[str], cache_dir: Path | None =
     manifest = Path(embedder.artifact) / "manifest.json"
     if manifest.is_file():
         digest.update(manifest.read_bytes())
+    # the graph that serves here too: an int8 graph that failed its check on this CPU serves fp32
+    digest.update(f"{embedder.predictor.backend}/{embedder.predictor.precision}".encode())
     for text in texts:
         digest.update(text.encode("utf-8", "replace") + b"\0")
     path = cache_dir / f"{digest.hexdigest()[:24]}.npy"
