@@ -20,7 +20,8 @@ from .errors import ConfigError, DataError, ModelNotFoundError, SuiteError
 from .tasks import get_task
 
 __all__ = ["Predictor", "TorchPredictor", "OnnxPredictor", "CascadePredictor", "load_predictor", "onnx_providers",
-           "int8_is_static", "ONNX_FILES", "PARITY_FILE", "PROBE_TEXTS", "INT8_MIN_AGREEMENT", "CPU_CHECKS_FILE", "int8_graph_entry", "serving_note"]
+           "int8_is_static", "ONNX_FILES", "PARITY_FILE", "PROBE_TEXTS", "INT8_MIN_AGREEMENT", "CPU_CHECKS_FILE", "int8_graph_entry", "serving_note",
+           "export_with_cli"]
 
 log = logging.getLogger("ftsuite.inference")
 
@@ -452,6 +453,24 @@ def serving_note(predictor) -> str:
     if entry.get("refused"):
         return note + ": the export refused the int8 graph (its parity check failed)"
     return note
+
+
+def export_with_cli(artifact: str | os.PathLike, int8: str = "dynamic", int8_optional: bool = True) -> dict:
+    """``ftsuite export ARTIFACT`` in a child process, for apps (which never import ``exports``):
+    ``int8`` = dynamic, static or "" (fp32 only); ``int8_optional`` keeps fp32 when int8 fails its
+    check. Returns the manifest's int8 entry ({} without int8). Raises :class:`SuiteError` with the
+    export's own message when it fails."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "core.cli", "export", str(artifact), "--quiet"]
+    if int8:
+        cmd += ["--int8"] + (["static"] if int8 == "static" else []) + (["--int8-optional"] if int8_optional else [])
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SuiteError(f"exporting {artifact} failed:\n{done.stderr.strip()[-800:]}\n"
+                         f"Fix: run 'ftsuite export {artifact}{' --int8' if int8 else ''}' to see the details")
+    return int8_graph_entry(read_manifest(artifact))
 
 
 def _reexport_flags(entry: dict) -> str:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import numpy as np
 from core.artifacts import read_manifest
 from core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig, ftsuite_home, portable_path
 from core.errors import SuiteError
+from core.inference import export_with_cli
 
 from .config import RecommenderConfig
 from .data import Catalogue, Interactions
@@ -86,12 +85,7 @@ def export_int8(artifact: Path) -> str:
     the line returned (also printed) says so. Returns that line."""
     if (artifact / "onnx" / "model.int8.onnx").is_file():
         return "interest model: int8 graph already exported"
-    cmd = [sys.executable, "-m", "core.cli", "export", str(artifact), "--int8", "--int8-optional", "--quiet"]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SuiteError(f"exporting {artifact} failed:\n{done.stderr.strip()[-800:]}\n"
-                         f"Fix: run '{' '.join(cmd[2:]).replace('core.cli', 'ftsuite')}' to see the details")
-    int8 = (read_manifest(artifact).get("onnx") or {}).get("graphs", {}).get("int8", {})
+    int8 = export_with_cli(artifact)
     if int8.get("refused"):
         line = (f"interest model: the int8 graph failed its parity check ({int8['refused'][:200]}); "
                 "the recommender serves the fp32 graph")

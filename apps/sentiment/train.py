@@ -21,8 +21,6 @@ import csv
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +30,7 @@ from core.config import ftsuite_home
 from core.data import Examples, load_examples, normalise_text
 from core.errors import DataError, SuiteError
 from core.evaluation import evaluate_predictor
-from core.inference import int8_graph_entry, int8_is_static, load_predictor
+from core.inference import export_with_cli, int8_graph_entry, int8_is_static, load_predictor
 
 __all__ = ["RetrainResult", "retrain_from_corrections", "MIN_CORRECTIONS"]
 
@@ -92,13 +90,9 @@ def _export_like(served: Path, candidate: Path) -> None:
     """Export the candidate as the served model was exported (int8 static or dynamic, or fp32)."""
     if not (served / "onnx" / "model.onnx").is_file():
         return
-    cmd = [sys.executable, "-m", "core.cli", "export", str(candidate), "--quiet"]
-    entry = int8_graph_entry(read_manifest(served))
-    if entry:
-        cmd += ["--int8"] + (["static"] if int8_is_static(read_manifest(served)) else []) + ["--int8-optional"]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SuiteError(f"exporting the re-trained model failed:\n{done.stderr.strip()[-800:]}")
+    manifest = read_manifest(served)
+    method = ("static" if int8_is_static(manifest) else "dynamic") if int8_graph_entry(manifest) else ""
+    export_with_cli(candidate, int8=method)
 
 
 def retrain_from_corrections(monitor, min_corrections: int = MIN_CORRECTIONS, held_out_share: float = 0.3,

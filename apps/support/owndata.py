@@ -284,14 +284,13 @@ def train_embedder_on_history(bot, history, steps: int | None = None, export: bo
 
 def _export(artifact: Path) -> str:
     """ONNX fp32, and int8 when it passes its check (the bot serves whichever the export kept)."""
-    import subprocess
-    import sys
+    from core.errors import SuiteError
+    from core.inference import export_with_cli
 
-    done = subprocess.run([sys.executable, "-m", "core.cli", "export", str(artifact), "--int8", "--int8-optional",
-                           "--quiet"], capture_output=True, text=True)
-    if done.returncode != 0:
-        return f"not exported (torch serves): {done.stderr.strip().splitlines()[-1][:200] if done.stderr else ''}"
-    int8 = (json.loads((artifact / "manifest.json").read_text()).get("onnx") or {}).get("graphs", {}).get("int8", {})
+    try:
+        int8 = export_with_cli(artifact)
+    except SuiteError as exc:
+        return f"not exported (torch serves): {str(exc).splitlines()[1][:200] if len(str(exc).splitlines()) > 1 else exc}"
     return "onnx fp32 (int8 refused by its check)" if int8.get("refused") else "onnx int8"
 
 

@@ -209,3 +209,17 @@ def test_doctor_names_the_cpu_class_and_each_int8_graph(exported, tmp_path, monk
     _set_recorded_class(home / "artifacts" / "tiny", _other_class())
     assert main(["doctor", "--json"]) == 0
     assert "checked against fp32 when first loaded here" in json.loads(capsys.readouterr().out)["int8_graphs"]["tiny"]
+
+
+@pytest.mark.slow
+def test_apps_export_through_the_cli_in_a_child_process(trained, tmp_path):
+    from core.errors import SuiteError
+    from core.inference import export_with_cli
+
+    artifact = copy_artifact(trained("text_classification"), tmp_path / "artifact")
+    entry = export_with_cli(artifact)  # the recipe's own tolerance; int8 left out when it fails there
+    assert (artifact / "onnx" / "model.onnx").is_file()
+    assert entry.get("refused") or (entry["cpu"]["class"] == detect_cpu().int8_class
+                                    and (artifact / "onnx" / "model.int8.onnx").is_file())
+    with pytest.raises(SuiteError, match="exporting .* failed"):
+        export_with_cli(tmp_path / "nothing")
