@@ -114,6 +114,8 @@ class DataConfig:
     format: str = field(default="auto", metadata={"help": "auto (by extension), csv, tsv, jsonl, fpb, conll"})
     text_column: str = "text"
     text_pair_column: str = field(default="", metadata={"help": "second text for pair scoring / embeddings"})
+    negative_column: str = field(default="", metadata={
+        "help": "sentence_embedding: a hard negative second text per row, trained on beside the in-batch negatives"})
     label_column: str = "label"
     labels: list[str] = field(default_factory=list, metadata={"help": "allowed labels, in order; else inferred"})
     label_map: dict[str, str] = field(default_factory=dict, metadata={"help": "rename raw labels, e.g. {'0'='negative'}"})

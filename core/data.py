@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import DataConfig, ftsuite_home
-from .errors import DataError, SuiteError
+from .errors import ConfigError, DataError, SuiteError
 
 __all__ = [
     "Examples",
@@ -45,13 +45,15 @@ class Examples:
     """Parallel lists of examples.
 
     ``texts`` holds strings, or token lists for token classification; ``labels`` holds label
-    strings, tag lists, or floats (pair scores); ``pairs`` the second texts of pair tasks.
+    strings, tag lists, or floats (pair scores); ``pairs`` the second texts of pair tasks;
+    ``negatives`` a hard negative second text per example (sentence embeddings, optional).
     """
 
     texts: list
     labels: list
     pairs: list | None = None
     origins: list[tuple[str, int]] = field(default_factory=list)
+    negatives: list | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -63,16 +65,20 @@ class Examples:
             labels=[self.labels[i] for i in indices],
             pairs=[self.pairs[i] for i in indices] if self.pairs is not None else None,
             origins=[self.origins[i] for i in indices] if self.origins else [],
+            negatives=[self.negatives[i] for i in indices] if self.negatives is not None else None,
         )
 
     def concat(self, other: "Examples") -> "Examples":
         if (self.pairs is None) != (other.pairs is None):
             raise DataError("cannot join examples with and without a second text")
+        if (self.negatives is None) != (other.negatives is None):
+            raise DataError("cannot join examples with and without a hard negative")
         return Examples(
             self.texts + other.texts,
             self.labels + other.labels,
             (self.pairs + other.pairs) if self.pairs is not None else None,
             self.origins + other.origins,
+            (self.negatives + other.negatives) if self.negatives is not None else None,
         )
 
     def keys(self) -> list[str]:
@@ -242,6 +248,10 @@ def _read_table(path: Path, fmt: str, config: DataConfig, task: str) -> Examples
     wanted = [config.text_column]
     if config.text_pair_column:
         wanted.append(config.text_pair_column)
+    if config.negative_column:
+        if task != "sentence_embedding":
+            raise ConfigError(f"data.negative_column is for sentence_embedding, not {task}")
+        wanted.append(config.negative_column)
     if task != "sentence_embedding":
         wanted.append(config.label_column)
     missing = [c for c in wanted if c not in columns]
@@ -253,12 +263,14 @@ def _read_table(path: Path, fmt: str, config: DataConfig, task: str) -> Examples
     if not rows:
         raise DataError([(str(path), None, None, "no examples in the file")], fix="add examples")
 
-    texts, pairs, labels, origins = [], [], [], []
+    texts, pairs, labels, origins, negatives = [], [], [], [], []
     for number, row in rows:
         text = _check_text(row.get(config.text_column), path, number, config.text_column, problems)
-        pair = None
+        pair = negative = None
         if config.text_pair_column:
             pair = _check_text(row.get(config.text_pair_column), path, number, config.text_pair_column, problems)
+        if config.negative_column:
+            negative = _check_text(row.get(config.negative_column), path, number, config.negative_column, problems)
         label = None
         if task != "sentence_embedding":
             label = row.get(config.label_column)
@@ -269,17 +281,19 @@ def _read_table(path: Path, fmt: str, config: DataConfig, task: str) -> Examples
                 label = str(label)
             label = str(label).strip()
             label = config.label_map.get(label, label)
-        if text is None or (config.text_pair_column and pair is None):
+        if text is None or (config.text_pair_column and pair is None) or (config.negative_column and negative is None):
             continue
         texts.append(text)
         pairs.append(pair)
         labels.append(label)
         origins.append((str(path), number))
+        negatives.append(negative)
         if len(problems) >= _MAX_PROBLEMS:
             break
     if problems:
         raise DataError(problems, fix="fill in or remove these rows")
-    return Examples(texts, labels, pairs if config.text_pair_column else None, origins)
+    return Examples(texts, labels, pairs if config.text_pair_column else None, origins,
+                    negatives if config.negative_column else None)
 
 
 def _read_fpb(path: Path, config: DataConfig) -> Examples:

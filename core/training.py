@@ -541,7 +541,8 @@ def _augmented_examples(splits: dict[str, Examples], copies: int, seed: int,
 
 
 def _embedding_trainer(config, base_path, splits, work_dir, progress):
-    """(anchor, positive) pairs with in-batch negatives (MultipleNegativesRankingLoss)."""
+    """(anchor, positive) pairs with in-batch negatives (MultipleNegativesRankingLoss), and a hard negative
+    per pair when ``data.negative_column`` names one."""
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
@@ -550,7 +551,10 @@ def _embedding_trainer(config, base_path, splits, work_dir, progress):
     def as_dataset(examples: Examples):
         if examples.pairs is None:
             raise ConfigError("sentence_embedding trains on pairs: set data.text_pair_column")
-        return Dataset.from_dict({"anchor": list(examples.texts), "positive": list(examples.pairs)})
+        columns = {"anchor": list(examples.texts), "positive": list(examples.pairs)}
+        if examples.negatives is not None:  # a hard negative per row, beside the in-batch ones
+            columns["negative"] = list(examples.negatives)
+        return Dataset.from_dict(columns)
 
     model = SentenceTransformer(base_path, device="cpu")
     model.max_seq_length = config.model.max_length

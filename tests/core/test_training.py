@@ -124,6 +124,32 @@ def test_pair_scoring_and_sentence_embedding(tiny_base, tmp_path):
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
 
 
+def test_sentence_embedding_with_hard_negatives(tiny_base, tmp_path):
+    from core.data import load_examples
+
+    rows = [(f"question {i}", f"answer {i}", f"answer {(i + 1) % 15}") for i in range(15)]
+    path = write_csv(tmp_path / "triples.csv", rows, header=("text", "pair", "negative"))
+    config = tiny_config(path, tiny_base, task="sentence_embedding", max_steps=2)
+    config.data.negative_column = "negative"
+    examples = load_examples(config.data, "sentence_embedding")
+    train = examples[0]["train"]
+    assert train.negatives is not None and len(train.negatives) == len(train.texts)
+    assert all(n.startswith("answer ") for n in train.negatives)
+    emb = train_model(config, output=tmp_path / "e")
+    assert load_predictor(emb.path, backend="torch").embed(["question 1"]).shape == (1, 32)
+
+    rows[3] = ("question 3", "answer 3", "")
+    bad = write_csv(tmp_path / "bad.csv", rows, header=("text", "pair", "negative"))
+    config.data.train = str(bad)
+    with pytest.raises(DataError, match="bad.csv") as info:
+        load_examples(config.data, "sentence_embedding")
+    assert "negative" in str(info.value)
+    config = tiny_config(path, tiny_base)
+    config.data.negative_column = "negative"
+    with pytest.raises(ConfigError, match="negative_column"):
+        train_model(config, output=tmp_path / "c")
+
+
 def test_bad_settings_fail_before_training(tiny_base, sentiment_csv, tmp_path):
     with pytest.raises(ConfigError, match="train.metric"):
         train_model(tiny_config(sentiment_csv, tiny_base, metric="bleu"))
