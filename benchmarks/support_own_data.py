@@ -5,7 +5,7 @@ ingested into a fresh base with the default models; its history file (past quest
 the FAQ) is scored stage by stage, with the embedder fine-tuned per fold (K-fold: a scored question
 is never trained on):
 
-    python benchmarks/support_own_data.py --folds 3 [--kb-files FILE ...] [--history FILE ...]
+    python benchmarks/support_own_data.py --folds 3 [--reranker] [--kb-files FILE ...] [--history FILE ...]
 
 Any other base and history can be given the same way (a company's FAQ and its past questions).
 """
@@ -32,9 +32,20 @@ def main(argv=None) -> int:
     parser.add_argument("--kb-files", nargs="+", default=[str(SAMPLE / "faq.csv")])
     parser.add_argument("--history", nargs="+", default=[str(SAMPLE / "history.csv")])
     parser.add_argument("--folds", type=int, default=3)
-    parser.add_argument("--steps", type=int, help="training steps per fold (default: about two passes)")
+    parser.add_argument("--steps", type=int, help="training steps per model and fold (default: from the pairs)")
+    parser.add_argument("--reranker", action="store_true", help="a reranker trained per fold too")
+    parser.add_argument("--banking77", type=int, metavar="N", help="the sample help centre with N BANKING77 test "
+                        "queries per intent as its history file (its intents as categories), instead of the ISP sample")
     parser.add_argument("--output", help="append the result as a JSON line here")
     args = parser.parse_args(argv)
+    if args.banking77:
+        from apps.support.pipeline import default_config
+        from apps.support.train import write_banking77_history
+
+        args.kb_files = default_config().seed_paths
+        history = Path(tempfile.mkdtemp(prefix="banking77-history-")) / "history.csv"
+        print(write_banking77_history(history, "test", args.banking77), flush=True)
+        args.history = [str(history)]
 
     from apps.support import SupportBot, SupportConfig
     from apps.support.owndata import evaluate_stages, format_stages
@@ -44,7 +55,7 @@ def main(argv=None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="support-own-")) / "kb"
     bot = SupportBot(SupportConfig(kb=str(folder))).warm_up()  # the default models, as a new user has them
     bot.ingest(args.kb_files)
-    result = evaluate_stages(bot, args.history, folds=args.folds, steps=args.steps)
+    result = evaluate_stages(bot, args.history, folds=args.folds, steps=args.steps, reranker=args.reranker)
     result.update({"benchmark": "support_own_data", "kb_files": args.kb_files, "history": args.history,
                    "tuning": {k: v for k, v in bot.tuning.items() if k not in ("key", "table")},
                    "models": {"embedder": str(bot.kb.embedder.artifact),

@@ -16,6 +16,7 @@ from pathlib import Path
 import gradio as gr
 
 from apps.support import Answer, SupportBot, default_bot
+from apps.support.owndata import evaluate_stages, last_evaluation, train_on_history
 from demos import launch_standalone, lazy_demo
 
 __all__ = ["build_demo", "default_app", "prepare"]
@@ -100,6 +101,23 @@ def _status_markdown(status: dict) -> str:
     return " &nbsp;·&nbsp; ".join(parts)
 
 
+_STAGE_HEADERS = ["stage", "Recall@1", "Recall@5", "Recall@10", "MRR@10"]
+_OWN_HEADERS = ["model", "in use", "trained", "note"]
+
+
+def _stage_rows(result: dict) -> list[list]:
+    """The stage table of an evaluation (plain-text cells: file names and problems are the user's text)."""
+    return [[name, m["recall@1"], m["recall@5"], m["recall@10"], m["mrr@10"]]
+            for name, m in (result.get("stages") or {}).items()]
+
+
+def _own_rows(status: dict) -> list[list]:
+    own = status.get("own_models") or {}
+    not_trained = own.get("not_trained") or {}
+    return [[kind, "yes" if kind in (own.get("in_use") or []) else "no", own.get("trained_at") or "never",
+             not_trained.get(kind, "")] for kind in ("embedder", "categories", "reranker")]
+
+
 def _rows(records: list[dict], columns: list[str]) -> list[list]:
     records = [{**r, "turns": len(r["transcript"])} if isinstance(r.get("transcript"), list) else r for r in records]
     return [[_cell(c, r.get(c)) for c in columns] for r in records]
@@ -181,6 +199,48 @@ def build_demo(bot: SupportBot) -> gr.Blocks:
     def tickets_rows():
         return rows(bot.tickets, _TICKET_COLUMNS)
 
+    def history_paths(files) -> list[str]:
+        return [getattr(f, "name", f) for f in (files or [])]
+
+    def own_tables():
+        try:
+            return _own_rows(bot.status()), _stage_rows(last_evaluation(bot.warm_up().kb.folder))
+        except Exception:  # noqa: BLE001 - empty tables, never a broken page
+            log.exception("support demo: own-model tables failed")
+            return [], []
+
+    def evaluate_own(files, folds, with_reranker, progress=gr.Progress()):
+        paths = history_paths(files)
+        if not paths:
+            return "Upload one or more history files (CSV / JSONL) first.", *own_tables()
+        try:
+            folds = int(folds or 0)
+            progress(0.05, desc=f"scoring every stage{f' and training per fold ({folds} folds)' if folds else ''}")
+            result = evaluate_stages(bot, paths, folds=folds, reranker=bool(with_reranker))
+        except Exception as exc:  # noqa: BLE001 - a bad file is reported, the page stays
+            log.exception("support demo: evaluation failed")
+            return f"Not evaluated: {exc}", *own_tables()
+        skipped = "".join(f"\nskipped {p}" for p in result["problems"][:20])
+        notes = "".join(f"\n{n}" for n in result.get("notes", []))
+        return (f"{result['questions']} questions scored; served mode: {result.get('served_mode')}{notes}{skipped}",
+                *own_tables())
+
+    def train_own(files, with_reranker, progress=gr.Progress()):
+        paths = history_paths(files)
+        try:
+            result = train_on_history(bot, paths, reranker=bool(with_reranker),
+                                      progress=lambda fraction, stage: progress(fraction, desc=stage))
+            progress(0.97, desc="loading the new models")
+            bot.reload()
+        except Exception as exc:  # noqa: BLE001
+            log.exception("support demo: own-data training failed")
+            return f"Not trained (the models in use stay): {exc}", *own_tables()
+        skipped = "".join(f"\nskipped {p}" for p in result["problems"][:20])
+        exports = ", ".join(f"{k}: {v['export']}" for k, v in result["models"].items())
+        return (f"Trained on {result['pairs']} question -> answer pairs in {result['seconds']:.0f} s ({exports}). "
+                f"The base uses them now; its retrieval mode: {bot.retrieval_status()['mode']}.{skipped}",
+                *own_tables())
+
     def status_markdown():
         try:
             return _status_markdown(bot.status())
@@ -223,6 +283,22 @@ def build_demo(bot: SupportBot) -> gr.Blocks:
         with gr.Tab("Tickets"):
             refresh_tickets = gr.Button("Refresh")
             tickets = gr.Dataframe(headers=_TICKET_COLUMNS, interactive=False, wrap=True)
+        with gr.Tab("Train on your questions"):
+            gr.Markdown("Upload past questions (CSV / JSONL: `question`, and `document` or `answer`; optionally "
+                        "`category`). *Evaluate* scores every retrieval stage on them (with K folds, also the "
+                        "models trained on the other folds). *Train* builds this base's own embedder (and a "
+                        "category model when the rows carry categories) from them and its FAQ entries; the "
+                        "base keeps a stage only where it helps on its own questions.")
+            history_files = gr.File(file_count="multiple", file_types=[".csv", ".jsonl"], label="History files")
+            with gr.Row():
+                folds = gr.Number(value=3, precision=0, minimum=0, maximum=10, label="folds (0 = no training)")
+                with_reranker = gr.Checkbox(value=False, label="also a reranker (slower to train and to answer)")
+            with gr.Row():
+                evaluate_button = gr.Button("Evaluate each stage")
+                train_button = gr.Button("Train this base's models", variant="primary")
+            own_result = gr.Textbox(label="Result", lines=3, interactive=False)
+            own_table = gr.Dataframe(headers=_OWN_HEADERS, interactive=False, label="This base's own models")
+            stage_table = gr.Dataframe(headers=_STAGE_HEADERS, interactive=False, label="Last evaluation")
 
         chat_outputs = [chat, message, sources, info, conversation, last_answer]
         send.click(respond, inputs=[message, chat, conversation], outputs=chat_outputs, api_name="ask")
@@ -234,6 +310,12 @@ def build_demo(bot: SupportBot) -> gr.Blocks:
         add.click(add_documents, inputs=uploads, outputs=[admin_result, documents], api_name="add_documents")
         rebuild_button.click(rebuild, outputs=[admin_result, documents], api_name="rebuild")
         refresh_tickets.click(tickets_rows, outputs=tickets, api_name="tickets")
+        own_outputs = [own_result, own_table, stage_table]
+        evaluate_button.click(evaluate_own, inputs=[history_files, folds, with_reranker], outputs=own_outputs,
+                              api_name="evaluate_history")
+        train_button.click(train_own, inputs=[history_files, with_reranker], outputs=own_outputs,
+                           api_name="train_on_history")
+        demo.load(own_tables, outputs=[own_table, stage_table])
         demo.load(status_markdown, outputs=status)
         demo.load(documents_rows, outputs=documents)
         demo.load(tickets_rows, outputs=tickets)

@@ -36,18 +36,24 @@ def register(sub) -> None:
     a.add_argument("--history", action="append", default=[], metavar="FILE",
                    help="your own past questions (CSV / JSONL: question + document or answer): each stage's "
                         "Recall@1/5/10 and MRR@10 on them, instead of BANKING77")
-    a.add_argument("--folds", type=int, default=0, help="with --history: also the embedder fine-tuned on K-1 "
-                                                         "folds, scored on the held-out one")
+    a.add_argument("--folds", type=int, default=0, help="with --history: also the base's own models (embedder, "
+                                                         "category model) trained on K-1 folds, scored on the held-out one")
+    a.add_argument("--reranker", action="store_true", help="with --folds: a reranker trained per fold too (slower)")
     kb_option(a)
     a = actions.add_parser("tickets", help="list hand-off tickets")
     a.add_argument("--json", action="store_true")
     kb_option(a)
     a = actions.add_parser("status", help="models in use, counts, scope threshold")
     kb_option(a)
-    a = actions.add_parser("train", help="with --history: fine-tune the base's embedder on your own questions "
-                                         "and its FAQ; without: the reranker (BANKING77 train x the sample help centre)")
+    a = actions.add_parser("train", help="with --history (or --kb): the base's own models from your past questions "
+                                         "and its FAQ (embedder with hard negatives, category model when they carry "
+                                         "categories, --reranker); without: the reranker (BANKING77 train x the "
+                                         "sample help centre)")
     a.add_argument("--history", action="append", default=[], metavar="FILE")
-    a.add_argument("--steps", type=int, help="training steps (default: about two passes over the pairs)")
+    a.add_argument("--steps", type=int, help="training steps per model (default: from the number of pairs)")
+    a.add_argument("--reranker", action="store_true", help="also a cross-encoder reranker on the pairs and their "
+                                                           "hard negatives (adds latency; the base keeps it only "
+                                                           "where it helps on its own questions)")
     kb_option(a)
     a.add_argument("--per-intent", type=int, default=15)
     a.add_argument("--negatives", type=int, default=2)
@@ -93,14 +99,15 @@ def run_command(args) -> int:
     if args.action == "eval" and args.history:
         from .owndata import evaluate_stages, format_stages
 
-        print(format_stages(evaluate_stages(_bot(args), args.history, folds=args.folds)))
+        print(format_stages(evaluate_stages(_bot(args), args.history, folds=args.folds, reranker=args.reranker)))
         return 0
     if args.action == "train" and (args.history or args.kb != "default"):
-        from .owndata import train_embedder_on_history
+        from .owndata import train_on_history
 
-        result = train_embedder_on_history(_bot(args), args.history, steps=args.steps)
+        result = train_on_history(_bot(args), args.history, steps=args.steps, reranker=args.reranker,
+                                  progress=lambda fraction, stage: print(f"[{fraction:4.0%}] {stage}", flush=True))
         print(json.dumps(result, indent=2))
-        print("the base uses it from now on (its chunks are re-embedded once on the next start)")
+        print("the base uses them from now on (its chunks are re-embedded once on the next start)")
         return 0
     if args.action == "eval":
         from .evaluate import evaluate, format_results

@@ -3,15 +3,28 @@ the evaluation of every retrieval stage on them.
 
 A history file (CSV or JSONL) has one past question a row, ``question`` (or ``text``), and what
 answered it: ``document`` (a document's key, file name or title, optionally with ``section``) or
-``answer`` (the answer's text, found in the base's chunks). A row that names nothing the base has
-is reported with its file and line and skipped.
+``answer`` (the answer's text, found in the base's chunks); optionally its ``category`` (or
+``intent``). A row that names nothing the base has is reported with its file and line and skipped.
 
-- :func:`read_history`: the rows as ``(question, answer key)`` with the problems found.
+The models a base trains on its own pairs (history rows and its FAQ entries), each through the core's
+engine and stored with the base (``<kb>/models/``; ``own.json`` says what was trained on what):
+
+- ``embedder``: the MiniLM bi-encoder, in-batch negatives plus one hard negative per pair mined from
+  the base (the best-ranked chunk of another answer);
+- ``categories``: a classifier of the pairs' categories, when the base's chunks carry the same labels
+  (FAQ rows with a category column, documents with ``category:`` / ``intent:`` front matter); the
+  bot then uses it for the prior in place of the configured intent model;
+- ``reranker`` (asked for with ``reranker=True``): a cross-encoder on the positive and three hard
+  negatives per pair.
+
+The bot's retrieval tuning then decides on the base's own questions whether each one helps.
+
+- :func:`read_history`: the rows as ``(question, answer key, category)`` with the problems found.
 - :func:`evaluate_stages`: Recall@1/5/10 and MRR@10 of each stage on those questions, side by side
-  (BM25, dense, fused, + intent prior, the served mode); with ``folds`` K also the embedder
-  fine-tuned on the other K-1 folds (and the base's FAQ entries), scored on the held-out fold only.
-- :func:`train_embedder_on_history`: the embedder fine-tuned through the core on every history
-  question and FAQ entry, stored with the base (``<kb>/models/embedder``) and used by it from then on.
+  (BM25, dense, fused, + intent prior, the served mode); with ``folds`` K also the models trained on
+  the other K-1 folds (and the base's FAQ entries), scored on the held-out fold only.
+- :func:`train_on_history`: the models trained on every history question and FAQ entry, stored with
+  the base and used by it from then on.
 """
 
 from __future__ import annotations
@@ -33,15 +46,38 @@ from core.errors import DataError
 from .kb import Chunk, passage_text
 from .tuning import answer_key
 
-__all__ = ["read_history", "evaluate_stages", "train_embedder_on_history", "kb_embedder_dir", "MIN_PAIRS",
-           "format_stages"]
+__all__ = ["read_history", "evaluate_stages", "train_on_history", "train_embedder_on_history", "kb_embedder_dir",
+           "kb_model_dir", "own_models", "last_evaluation", "MIN_PAIRS", "format_stages"]
 
 MIN_PAIRS = 20
+NEGATIVES = 3  # hard negatives per pair for the reranker (the embedder takes the first)
+
+
+def kb_model_dir(kb_folder: Path, kind: str) -> Path:
+    """Where a base keeps a model trained on its own data: ``embedder``, ``categories`` or ``reranker``."""
+    return Path(kb_folder) / "models" / kind
 
 
 def kb_embedder_dir(kb_folder: Path) -> Path:
     """Where a base keeps the embedder trained on its own data."""
-    return Path(kb_folder) / "models" / "embedder"
+    return kb_model_dir(kb_folder, "embedder")
+
+
+def last_evaluation(kb_folder: Path) -> dict:
+    """The last :func:`evaluate_stages` result on this base (``{}`` when there is none)."""
+    try:
+        return json.loads((Path(kb_folder) / "models" / "last_eval.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def own_models(kb_folder: Path) -> dict:
+    """``own.json``: what the base's own models were trained on (``{}`` when none)."""
+    path = Path(kb_folder) / "models" / "own.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def _rows(path: Path) -> list[tuple[int, dict]]:
@@ -62,9 +98,9 @@ def _rows(path: Path) -> list[tuple[int, dict]]:
     return [(reader.line_num, dict(row)) for row in reader]
 
 
-def read_history(paths, chunks: dict[int, Chunk]) -> tuple[list[tuple[str, tuple]], list[str]]:
-    """``([(question, answer key)], problems)`` from history files (see the module). Keys are
-    :func:`apps.support.tuning.answer_key` values at document level (or FAQ level for FAQ entries)."""
+def read_history(paths, chunks: dict[int, Chunk]) -> tuple[list[tuple[str, tuple, str | None]], list[str]]:
+    """``([(question, answer key, category or None)], problems)`` from history files (see the module).
+    Keys are :func:`apps.support.tuning.answer_key` values at document level (or FAQ level for FAQ entries)."""
     by_path: dict[str, list[Chunk]] = {}
     for c in chunks.values():
         by_path.setdefault(c.path, []).append(c)
@@ -111,7 +147,8 @@ def read_history(paths, chunks: dict[int, Chunk]) -> tuple[list[tuple[str, tuple
             if (normalise_text(question), target) in seen:
                 continue  # a duplicate pair counts once
             seen.add((normalise_text(question), target))
-            pairs.append((question, target))
+            category = str(row.get("category") or row.get("intent") or "").strip() or None
+            pairs.append((question, target, category))
     return pairs, problems
 
 
@@ -137,8 +174,9 @@ def _ranked_keys(hits, target) -> list[tuple]:
     return keys[:10]
 
 
-def _faq_pairs(chunks: dict[int, Chunk]) -> list[tuple[str, tuple]]:
-    return [(c.section, answer_key(c, "faq")) for c in chunks.values() if c.kind == "faq" and c.section]
+def _faq_pairs(chunks: dict[int, Chunk]) -> list[tuple[str, tuple, str | None]]:
+    return [(c.section, answer_key(c, "faq"), c.category or c.intent)
+            for c in chunks.values() if c.kind == "faq" and c.section]
 
 
 def _target_passage(chunks: dict[int, Chunk], target: tuple) -> str | None:
@@ -148,33 +186,114 @@ def _target_passage(chunks: dict[int, Chunk], target: tuple) -> str | None:
     return None
 
 
-def _train(pairs, chunks, folder: Path, steps: int | None = None):
-    """The core's sentence-embedding recipe (configs/support-embedder.toml) on question -> passage pairs."""
-    from core.training import train_model
+def _write_csv(path: Path, header: list[str], rows) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
 
+
+def _negatives(retriever, pairs, chunks: dict[int, Chunk], k: int = NEGATIVES) -> list[list[str]]:
+    """Per pair, the passages of the ``k`` best-ranked chunks (the base's equal-weight fusion, with the
+    embedder it has now) that belong to another answer: the hard negatives."""
+    from .retrieval import EQUAL
+
+    vectors = retriever.embed([q for q, _, _ in pairs])
+    out = []
+    for (question, target, _), vector in zip(pairs, vectors):
+        positive = _target_passage(chunks, target)
+        found = []
+        for hit in retriever.fused(question, vector=vector, weights=EQUAL):
+            passage = passage_text(hit.chunk.title, hit.chunk.section, hit.chunk.text)
+            if _key(hit.chunk, target) != target and passage != positive and passage not in found:
+                found.append(passage)
+            if len(found) == k:
+                break
+        out.append(found)
+    return out
+
+
+def _config(name: str, kind: str, data: Path, rows: int, batch: int, passes: float, cap: int, steps: int | None):
     from .config import REPO
 
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = [(q, _target_passage(chunks, t)) for q, t in pairs]
-    rows = [(q, p) for q, p in rows if p]
-    data = folder / "pairs.csv"
-    with open(data, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text", "pair"])
-        writer.writerows(rows)
-    config = load_config(REPO / "configs" / "support-embedder.toml")
-    config.name = "support-embedder-own-data"
+    config = load_config(REPO / "configs" / f"support-{kind}.toml")
+    config.name = name
     config.data.train, config.data.validation = str(data), ""
-    config.data.test_size, config.data.validation_size, config.data.duplicates = 0.0, 0.1, "keep"
-    # about two passes over the pairs, in batches of 32 (the recipe's in-batch negatives)
-    config.train.max_steps = steps or max(10, min(400, 2 * len(rows) // 32))
+    config.data.test_size, config.data.validation_size = 0.0, 0.1
+    config.train.max_steps = steps or max(10, min(cap, int(passes * rows) // batch))
     config.train.progress = False
+    return config
+
+
+def _train(pairs, chunks, folder: Path, steps: int | None = None, negatives: list[list[str]] | None = None):
+    """The core's sentence-embedding recipe (configs/support-embedder.toml) on question -> passage pairs,
+    with the first mined negative of each pair as its hard negative when ``negatives`` are given."""
+    from core.training import train_model
+
+    rows = []
+    for n, (q, t, _) in enumerate(pairs):
+        passage = _target_passage(chunks, t)
+        if not passage:
+            continue
+        if not negatives:
+            rows.append((q, passage))
+        elif negatives[n]:  # a pair whose base offers no other answer is left out of the hard-negative set
+            rows.append((q, passage, negatives[n][0]))
+    data = _write_csv(folder / "pairs.csv", ["text", "pair"] + (["negative"] if negatives else []), rows)
+    config = _config("support-embedder-own-data", "embedder", data, len(rows), 32, 2, 400, steps)
+    config.data.duplicates = "keep"
+    config.data.negative_column = "negative" if negatives else ""
     return train_model(config, output=folder / "artifact", progress=False).path
 
 
-def evaluate_stages(bot, history, folds: int = 0, seed: int = 0, steps: int | None = None) -> dict:
-    """Each stage's Recall@1/5/10 and MRR@10 on the history questions; ``folds`` K adds the embedder
-    fine-tuned per fold (trained on the other folds and the base's FAQ entries, never on the scored fold)."""
+def _label_field(pairs, chunks: dict[int, Chunk]) -> tuple[str | None, str]:
+    """Which chunk field the pairs' categories name (``intent`` or ``category``), or None with the reason."""
+    wanted = {c for _, _, c in pairs if c}
+    if len({c for _, _, c in pairs if c}) < 2:
+        return None, "the pairs carry fewer than two categories"
+    overlap = {field: len(wanted & {getattr(c, field) for c in chunks.values()}) for field in ("category", "intent")}
+    field = max(overlap, key=overlap.get)
+    if not overlap[field]:
+        return None, ("the base's chunks carry none of the pairs' categories (give FAQ rows a category column, "
+                      "or documents category: front matter)")
+    return field, ""
+
+
+def _train_categories(pairs, folder: Path, steps: int | None = None):
+    """A text classifier of the pairs' categories (configs/support-categories.toml)."""
+    from core.training import train_model
+
+    rows = [(q, c) for q, _, c in pairs if c]
+    data = _write_csv(folder / "categories.csv", ["text", "label"], rows)
+    config = _config("support-categories-own-data", "categories", data, len(rows), 32, 4, 400, steps)
+    return train_model(config, output=folder / "artifact", progress=False).path
+
+
+def _train_reranker(pairs, chunks, negatives: list[list[str]], folder: Path, steps: int | None = None):
+    """A cross-encoder (configs/support-reranker.toml) on each pair's positive and its hard negatives."""
+    from core.training import train_model
+
+    from .pipeline import pairs_label
+
+    rows = []
+    for (q, t, _), found in zip(pairs, negatives):
+        passage = _target_passage(chunks, t)
+        if passage:
+            rows.append((q, passage, pairs_label[1]))
+            rows.extend((q, n, pairs_label[0]) for n in found)
+    data = _write_csv(folder / "reranker.csv", ["text", "pair", "label"], rows)
+    config = _config("support-reranker-own-data", "reranker", data, len(rows), 16, 1, 400, steps)
+    config.data.duplicates = "keep"
+    return train_model(config, output=folder / "artifact", progress=False).path
+
+
+def evaluate_stages(bot, history, folds: int = 0, seed: int = 0, steps: int | None = None,
+                    reranker: bool = False) -> dict:
+    """Each stage's Recall@1/5/10 and MRR@10 on the history questions; ``folds`` K adds the models
+    trained per fold (on the other folds and the base's FAQ entries, never on the scored fold): the
+    embedder, the category model when the pairs and the base carry categories, the reranker when asked."""
     from .retrieval import EQUAL
 
     bot.warm_up()
@@ -184,8 +303,8 @@ def evaluate_stages(bot, history, folds: int = 0, seed: int = 0, steps: int | No
                         + (f". Problems: {'; '.join(problems[:5])}" if problems else ""),
                         fix="give a history file with a 'question' column and a 'document' or 'answer' column")
     r = bot.retriever
-    questions = [q for q, _ in pairs]
-    targets = [t for _, t in pairs]
+    questions = [q for q, _, _ in pairs]
+    targets = [t for _, t, _ in pairs]
     vectors = r.embed(questions)
     probs = bot.intents.probabilities(questions) if bot.intents is not None else [None] * len(questions)
     stages = {"bm25": [], "dense": [], "fused": [], "fused + intent prior": [], "served": []}
@@ -205,8 +324,15 @@ def evaluate_stages(bot, history, folds: int = 0, seed: int = 0, steps: int | No
     result = {"questions": len(pairs), "problems": problems, "served_mode": bot.tuning.get("name"), "stages": table}
     if folds:
         result["folds"] = folds
-        result["stages"]["dense, embedder fine-tuned per fold"], result["stages"]["fused, embedder fine-tuned per fold"] = \
-            _cross_validated(bot, pairs, folds, seed, steps)
+        per_fold, notes = _cross_validated(bot, pairs, folds, seed, steps, reranker)
+        result["stages"].update(per_fold)
+        result["notes"] = notes
+    result.update({"history": [str(p) for p in history], "evaluated_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    folder = Path(bot.kb.folder) / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "last_eval.json.tmp"
+    tmp.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    tmp.replace(folder / "last_eval.json")  # the demo shows the last table
     return result
 
 
@@ -216,51 +342,89 @@ def _hit(bot, i, score):
     return Hit(bot.kb.chunks[i], score, {})
 
 
-def _cross_validated(bot, pairs, folds: int, seed: int, steps: int | None):
-    """Dense and fused ranks with an embedder fine-tuned on the other folds, over every fold."""
+def _cross_validated(bot, pairs, folds: int, seed: int, steps: int | None, reranker: bool):
+    """The stages with the models trained on the other folds, over every fold: ``({stage: metrics}, notes)``."""
     import tempfile
 
     from core.embedding import Embedder
+    from core.inference import load_predictor
 
     from .retrieval import Hit, rrf
+    from .scope import IntentClassifier
 
     if folds < 2 or folds > len(pairs):
         raise DataError(f"--folds {folds}: give between 2 and {len(pairs)} folds")
     order = list(range(len(pairs)))
     random.Random(seed).shuffle(order)
     fold_of = {i: n % folds for n, i in enumerate(order)}
-    chunk_ids = sorted(bot.kb.chunks)
-    passages = [passage_text(bot.kb.chunks[i].title, bot.kb.chunks[i].section, bot.kb.chunks[i].text)
-                for i in chunk_ids]
-    dense_ranked, fused_ranked, targets = [], [], []
-    faq = _faq_pairs(bot.kb.chunks)
-    with tempfile.TemporaryDirectory(prefix="support-folds-") as scratch:
-        for fold in range(folds):
-            held = [pairs[i] for i in order if fold_of[i] == fold]
-            train = [pairs[i] for i in order if fold_of[i] != fold]
-            held_questions = {normalise_text(q) for q, _ in held}
-            train = [p for p in train + faq if normalise_text(p[0]) not in held_questions]  # never a scored question
-            artifact = _train(train, bot.kb.chunks, Path(scratch) / f"fold{fold}", steps)
-            embedder = Embedder(artifact, backend="torch")
-            matrix = embedder.encode(passages)  # (N, H) unit vectors
-            for q, t in held:
-                scores = matrix @ embedder.encode([q])[0]
-                top = np.argsort(-scores)[: bot.config.dense_k]
-                dense = [(chunk_ids[j], float(scores[j])) for j in top]
-                lexical = bot.retriever.lexical(q)
-                fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]], bot.config.rrf_k)
-                fused_hits = [Hit(bot.kb.chunks[i], s, {}) for i, s in sorted(fused.items(), key=lambda kv: -kv[1])]
-                dense_ranked.append(_ranked_keys([Hit(bot.kb.chunks[i], s, {}) for i, s in dense], t))
-                fused_ranked.append(_ranked_keys(fused_hits, t))
-                targets.append(t)
-            shutil.rmtree(Path(scratch) / f"fold{fold}", ignore_errors=True)
-    return _metrics(dense_ranked, targets), _metrics(fused_ranked, targets)
+    chunks = bot.kb.chunks
+    chunk_ids = sorted(chunks)
+    passages = [passage_text(chunks[i].title, chunks[i].section, chunks[i].text) for i in chunk_ids]
+    faq = _faq_pairs(chunks)
+    field, why = _label_field(pairs + faq, chunks)
+    notes = [] if field else [f"category prior: not trained ({why})"]
+    names = {"dense": "dense, embedder fine-tuned per fold", "fused": "fused, embedder fine-tuned per fold",
+             "prior": "fused + category prior, models trained per fold",
+             "rerank": "fused + reranker, models trained per fold"}
+    ranked = {k: [] for k in names}
+    targets = []
+    r = bot.retriever
+    saved = (r.reranker, r.label_field, r.intent_prior)
+    negatives_all = _negatives(r, pairs + faq, chunks)  # mined with the base's embedder, as training does
+    negatives_of = {(q, t): n for (q, t, _), n in zip(pairs + faq, negatives_all)}
+    try:
+        with tempfile.TemporaryDirectory(prefix="support-folds-") as scratch:
+            for fold in range(folds):
+                held = [pairs[i] for i in order if fold_of[i] == fold]
+                train = [pairs[i] for i in order if fold_of[i] != fold]
+                held_questions = {normalise_text(q) for q, _, _ in held}
+                train = [p for p in train + faq if normalise_text(p[0]) not in held_questions]  # never a scored question
+                found = [negatives_of[(q, t)] for q, t, _ in train]
+                work = Path(scratch) / f"fold{fold}"
+                embedder = Embedder(_train(train, chunks, work / "embedder", steps, found), backend="torch")
+                categories = None
+                if field:
+                    categories = IntentClassifier(load_predictor(_train_categories(train, work / "categories", steps),
+                                                                 backend="torch"))
+                    r.label_field, r.intent_prior = field, bot.config.intent_prior
+                if reranker:
+                    r.reranker = load_predictor(_train_reranker(train, chunks, found, work / "reranker", steps),
+                                                backend="torch")
+                matrix = embedder.encode(passages)  # (N, H) unit vectors
+                held_vectors = embedder.encode([q for q, _, _ in held])
+                held_probs = categories.probabilities([q for q, _, _ in held]) if categories else [None] * len(held)
+                for (q, t, _), v, p in zip(held, held_vectors, held_probs):
+                    scores = matrix @ v
+                    top = np.argsort(-scores)[: bot.config.dense_k]
+                    dense = [(chunk_ids[j], float(scores[j])) for j in top]
+                    lexical = r.lexical(q)
+                    fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]], bot.config.rrf_k)
+                    hits = [Hit(chunks[i], s, {"rrf": s}) for i, s in sorted(fused.items(), key=lambda kv: -kv[1])]
+                    ranked["dense"].append(_ranked_keys([Hit(chunks[i], s, {}) for i, s in dense], t))
+                    ranked["fused"].append(_ranked_keys(hits, t))
+                    if categories:
+                        ranked["prior"].append(_ranked_keys(r.with_prior(q, [Hit(h.chunk, h.score, dict(h.scores))
+                                                                             for h in hits], p, v), t))
+                    if reranker:
+                        head = r.rerank(q, [Hit(h.chunk, h.score, dict(h.scores)) for h in hits[: r.rerank_k]])
+                        ranked["rerank"].append(_ranked_keys(head + hits[r.rerank_k:], t))
+                    targets.append(t)
+                shutil.rmtree(work, ignore_errors=True)
+    finally:
+        r.reranker, r.label_field, r.intent_prior = saved
+    return {names[k]: _metrics(v, targets) for k, v in ranked.items() if v}, notes
 
 
-def train_embedder_on_history(bot, history, steps: int | None = None, export: bool = True) -> dict:
-    """Fine-tune the embedder on the history and the base's FAQ entries; the base uses it from then on
-    (its chunks are re-embedded once). ``export``: ONNX (int8 when it passes its check), else torch serves."""
+def train_on_history(bot, history, steps: int | None = None, export: bool | None = None, reranker: bool = False,
+                     progress=None) -> dict:
+    """Train the base's own models (see the module) on the history and its FAQ entries; the base uses them
+    from then on (its chunks are re-embedded once). ``export``: ONNX (int8 when it passes its check), else
+    torch serves (default: unless the bot's backend is torch). ``progress(fraction, stage)`` is told where
+    the training is."""
+    tell = progress or (lambda fraction, stage: None)
     bot.warm_up()
+    if export is None:
+        export = bot.config.backend != "torch"
     pairs, problems = read_history(history, bot.kb.chunks) if history else ([], [])
     pairs += _faq_pairs(bot.kb.chunks)
     if len(pairs) < MIN_PAIRS:
@@ -269,17 +433,48 @@ def train_embedder_on_history(bot, history, steps: int | None = None, export: bo
                         + (f". Problems: {'; '.join(problems[:5])}" if problems else ""),
                         fix="give a history file (--history) with a 'question' and a 'document' or 'answer' column")
     started = time.time()
-    target = kb_embedder_dir(bot.kb.folder)
-    staging = target.with_name(target.name + ".training")
+    folder = Path(bot.kb.folder) / "models"
+    staging = folder.with_name("models.training")
     shutil.rmtree(staging, ignore_errors=True)
-    artifact = _train(pairs, bot.kb.chunks, staging, steps)
-    exported = _export(artifact) if export else "not exported (torch serves)"
-    if target.exists():
-        shutil.rmtree(target)
-    artifact.rename(target)
+    field, why = _label_field(pairs, bot.kb.chunks)
+    tell(0.05, "mining hard negatives")
+    negatives = _negatives(bot.retriever, pairs, bot.kb.chunks)
+    plan = ["embedder"] + (["categories"] if field else []) + (["reranker"] if reranker else [])
+    built, models = {}, {}
+    for n, kind in enumerate(plan):
+        tell(0.1 + 0.8 * n / len(plan), f"training the {kind}")
+        if kind == "embedder":
+            artifact = _train(pairs, bot.kb.chunks, staging / "embedder", steps, negatives)
+        elif kind == "categories":
+            artifact = _train_categories(pairs, staging / "categories", steps)
+        else:
+            artifact = _train_reranker(pairs, bot.kb.chunks, negatives, staging / "reranker", steps)
+        tell(0.1 + 0.8 * (n + 0.7) / len(plan), f"exporting the {kind}")
+        built[kind] = artifact
+        models[kind] = {"export": _export(artifact) if export else "not exported (torch serves)"}
+    if field:
+        models["categories"]["label_field"] = field
+    # the new set replaces the old one whole: a model not trained this time (no categories) is not kept
+    for kind in ("embedder", "categories", "reranker"):
+        target = kb_model_dir(bot.kb.folder, kind)
+        if target.exists():
+            shutil.rmtree(target)
+        if kind in built:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            built[kind].rename(target)
+    record = {"pairs": len(pairs), "history": [str(p) for p in history or []], "problems": problems,
+              "models": models, "not_trained": ({"categories": why} if not field else {}) |
+              ({} if reranker else {"reranker": "not asked for (--reranker)"}),
+              "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": round(time.time() - started, 1)}
+    (folder / "own.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
     shutil.rmtree(staging, ignore_errors=True)
-    return {"pairs": len(pairs), "problems": problems, "artifact": str(target), "export": exported,
-            "seconds": round(time.time() - started, 1)}
+    tell(1.0, "done")
+    return {**record, "artifacts": {k: str(kb_model_dir(bot.kb.folder, k)) for k in built}}
+
+
+def train_embedder_on_history(bot, history, steps: int | None = None, export: bool = True) -> dict:
+    """The base's own models without the reranker (kept for callers of the first version)."""
+    return train_on_history(bot, history, steps=steps, export=export)
 
 
 def _export(artifact: Path) -> str:
@@ -299,6 +494,8 @@ def format_stages(result: dict) -> str:
              "| stage | Recall@1 | Recall@5 | Recall@10 | MRR@10 |", "|---|---:|---:|---:|---:|"]
     for name, m in result["stages"].items():
         lines.append(f"| {name} | {m['recall@1']:.3f} | {m['recall@5']:.3f} | {m['recall@10']:.3f} | {m['mrr@10']:.3f} |")
+    for note in result.get("notes", []):
+        lines.append(note)
     for problem in result["problems"][:20]:
         lines.append(f"skipped {problem}")
     return "\n".join(lines)

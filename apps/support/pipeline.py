@@ -22,7 +22,7 @@ from core.errors import ConfigError, SuiteError
 from .answer import HANDOFF_TEXT, SMALLTALK_REPLIES, Answer, Source, compose, dont_know_text
 from .config import SAMPLE_KB, SupportConfig
 from .kb import IngestReport, KnowledgeBase, display_path, passage_text
-from .owndata import kb_embedder_dir
+from .owndata import kb_embedder_dir, kb_model_dir, own_models
 from .retrieval import Hit, Retriever
 from .scope import IntentClassifier, calibrate_threshold, is_follow_up, scope_score, smalltalk, wants_person
 from .store import ConversationStore
@@ -75,8 +75,8 @@ class SupportBot:
             cfg = self.config
             embedder = self._embedder
             own = kb_embedder_dir(cfg.kb_dir())
-            if embedder is None and (own / "manifest.json").is_file():
-                embedder = Embedder(own, backend=cfg.backend)  # trained on this base's own questions
+            if (own / "manifest.json").is_file():  # trained on this base's own questions: before a shared one
+                embedder = Embedder(own, backend=cfg.backend)
             if embedder is None:
                 artifact = cfg.artifact(cfg.embedder)
                 if artifact is None or not (artifact / "manifest.json").is_file():
@@ -86,11 +86,21 @@ class SupportBot:
             folder = cfg.kb_dir()
             kb = KnowledgeBase(folder, embedder, cfg.chunk_words, cfg.overlap_words)
             self.store = ConversationStore(folder / "conversations.sqlite")
-            predictor, why = _load_optional(cfg.artifact(cfg.intent_model), "text_classification", cfg.backend)
+            # a model trained on this base's own questions (apps.support.owndata) comes before the configured one
+            own = own_models(folder).get("models", {})
+            label_field = "intent"
+            categories = kb_model_dir(folder, "categories")
+            if (categories / "manifest.json").is_file():
+                predictor, why = _load_optional(categories, "text_classification", cfg.backend)
+                label_field = own.get("categories", {}).get("label_field", "category")
+            else:
+                predictor, why = _load_optional(cfg.artifact(cfg.intent_model), "text_classification", cfg.backend)
             self.intents = IntentClassifier(predictor) if predictor else None
             if why:
                 self.off["intent_model"] = why
-            self.reranker, why = _load_optional(cfg.artifact(cfg.reranker), "pair_scoring", cfg.backend)
+            reranker = kb_model_dir(folder, "reranker")
+            self.reranker, why = _load_optional(reranker if (reranker / "manifest.json").is_file()
+                                                else cfg.artifact(cfg.reranker), "pair_scoring", cfg.backend)
             if why:
                 self.off["reranker"] = why
             kb.load()
@@ -100,9 +110,20 @@ class SupportBot:
             self.retriever = Retriever(kb, self.reranker, cfg.dense_k, cfg.bm25_k, cfg.rrf_k, cfg.rerank_k,
                                        cfg.intent_prior, cfg.faq_prior, cfg.prior_temperature, cfg.intent_articles,
                                        cfg.one_per_source)
+            self.retriever.label_field = label_field
             self.kb = kb
             self._adapt()
             return self
+
+    def reload(self) -> "SupportBot":
+        """Load the models again, e.g. after the base trained its own (its chunks are re-embedded once when the
+        embedder changed); conversations and tickets stay."""
+        with self._lock:
+            if self.kb is not None:
+                self.kb.close()
+            self.kb, self.retriever, self.intents, self.reranker = None, None, None, None
+            self.off, self.tuning, self.calibration, self.threshold = {}, {}, {}, None
+            return self.warm_up()
 
     def _adapt(self) -> None:
         """Retrieval settings, then the scope threshold, for the base as it is now."""
@@ -357,6 +378,7 @@ class SupportBot:
             "embedder": describe(self.kb.embedder.predictor),
             "embedder_trained_on_this_base": (Path(self.kb.embedder.artifact).resolve()
                                               == kb_embedder_dir(self.kb.folder).resolve()),
+            "own_models": self.own_models_status(),
             "intent_model": describe(self.intents.predictor if self.intents else None),
             "reranker": describe(self.reranker),
             "intent_model_present": self.intents is not None, "reranker_present": self.reranker is not None,
@@ -370,6 +392,17 @@ class SupportBot:
             "retrieval": self.retrieval_status(),
             "repairs": list(self.kb.repairs), **self.store.counts(),
         }
+
+    def own_models_status(self) -> dict:
+        """Which of the models this base trained on its own questions it uses (and when they were trained)."""
+        record = own_models(self.kb.folder)
+        in_use = {"embedder": Path(self.kb.embedder.artifact).resolve() == kb_embedder_dir(self.kb.folder).resolve(),
+                  "categories": bool(self.intents) and Path(self.intents.predictor.artifact).resolve()
+                  == kb_model_dir(self.kb.folder, "categories").resolve(),
+                  "reranker": bool(self.reranker) and Path(self.reranker.artifact).resolve()
+                  == kb_model_dir(self.kb.folder, "reranker").resolve()}
+        return {"in_use": [k for k, v in in_use.items() if v], "trained_at": record.get("trained_at"),
+                "pairs": record.get("pairs"), "not_trained": record.get("not_trained", {})}
 
     def retrieval_status(self) -> dict:
         """The retrieval mode in use, where it was chosen, and the stages it switched off."""
@@ -385,7 +418,7 @@ class SupportBot:
             if not chosen["dense"]:
                 off.append("dense retrieval (did not help on this base's questions)")
             if self.intents is not None and not chosen["prior"]:
-                known = {c.intent for c in self.kb.chunks.values() if c.intent} & set(self.intents.labels)
+                known = {self.retriever.label(c) for c in self.kb.chunks.values()} & set(self.intents.labels)
                 off.append("intent prior (" + ("did not help on this base's questions" if known
                                                else "the intent model knows none of this base's intents") + ")")
             if self.reranker is not None and not chosen["rerank"]:

@@ -56,7 +56,10 @@ class Retriever:
         self.one_per_source = one_per_source
         self.weights = EQUAL  # chosen per knowledge base on its own questions (apps.support.tuning)
         self.use_reranker = True
-        self._by_intent: tuple[int, dict[str, list[int]]] = (-1, {})
+        # the chunk field the intent model's labels name: "intent" (BANKING77-style intents), or "category"
+        # for a model trained on the base's own categorised questions (apps.support.owndata)
+        self.label_field = "intent"
+        self._by_intent: tuple[tuple, dict[str, list[int]]] = ((), {})
 
     # ------------------------------------------------------------------ stages
     def embed(self, queries: list[str]) -> np.ndarray:
@@ -118,14 +121,18 @@ class Retriever:
         q /= q.sum()
         return dict(zip(labels, q.tolist()))
 
+    def label(self, chunk: Chunk) -> str | None:
+        """The chunk's label in the intent model's terms (see :attr:`label_field`)."""
+        return chunk.category if self.label_field == "category" else chunk.intent
+
     def article_chunks(self, intent: str) -> list[int]:
         """Ids of the non-FAQ chunks labelled with ``intent`` (the intent's articles)."""
-        generation = self.kb.loaded_generation
+        generation = (self.kb.loaded_generation, self.label_field)
         if self._by_intent[0] != generation:
             by_intent: dict[str, list[int]] = {}
             for chunk in self.kb.chunks.values():
-                if chunk.intent and chunk.kind != "faq":
-                    by_intent.setdefault(chunk.intent, []).append(chunk.id)
+                if self.label(chunk) and chunk.kind != "faq":
+                    by_intent.setdefault(self.label(chunk), []).append(chunk.id)
             self._by_intent = (generation, by_intent)
         return self._by_intent[1].get(intent, [])
 
@@ -146,9 +153,8 @@ class Retriever:
             hits.append(Hit(self.kb.chunks[i], 0.0, {"rrf": 0.0, "dense": dense, "bm25": None, "added": True}))
         return hits
 
-    @staticmethod
-    def source_key(chunk: Chunk) -> tuple:
-        return (chunk.path, chunk.intent) if chunk.kind == "faq" else (chunk.path,)
+    def source_key(self, chunk: Chunk) -> tuple:
+        return (chunk.path, self.label(chunk)) if chunk.kind == "faq" else (chunk.path,)
 
     def diversify(self, hits: list[Hit]) -> list[Hit]:
         """The best chunk of each source first (in score order), then the others (in score order, their
@@ -185,8 +191,9 @@ class Retriever:
         for hit in hits:
             chunk = hit.chunk
             # a chunk whose intent the model does not know (another base's categories) is treated as unlabelled
-            prior = intent_probs[chunk.intent] if chunk.intent in intent_probs else uncommitted
-            if chunk.kind == "faq" and chunk.intent in intent_probs:
+            label = self.label(chunk)
+            prior = intent_probs[label] if label in intent_probs else uncommitted
+            if chunk.kind == "faq" and label in intent_probs and self.label_field == "intent":
                 prior *= self.faq_prior
             hit.scores["prior"] = prior
             base = hit.scores["rerank"] if "rerank" in hit.scores else hit.scores["rrf"] / top

@@ -39,7 +39,7 @@ from .config import REPO, SAMPLE_KB
 from .kb import chunk_sections, parse_document, passage_text
 from .pipeline import default_bot, pairs_label
 
-__all__ = ["write_pairs", "train_reranker", "CONFIG", "EMBEDDER_CONFIG", "article_chunks", "embedder_pairs",
+__all__ = ["write_pairs", "train_reranker", "write_banking77_history", "CONFIG", "EMBEDDER_CONFIG", "article_chunks", "embedder_pairs",
            "write_embedder_pairs", "train_embedder"]
 
 CONFIG = REPO / "configs" / "support-reranker.toml"
@@ -108,6 +108,25 @@ def write_pairs(out_dir: Path | None = None, per_intent: int = 15, dev_per_inten
         path = _write_jsonl(out_dir / f"{split}.jsonl", rows)
         written[split] = {"path": str(path), "pairs": len(rows)}
     return written
+
+
+def write_banking77_history(path: Path, split: str = "test", per_intent: int = 0, seed: int = 13) -> dict:
+    """BANKING77 as a history file of the sample help centre (``question,document,category``): each query of
+    ``split`` whose intent has an article, answered by that article, its intent as the category; ``per_intent``
+    queries per intent (0 = all). What ``ftsuite support eval --history`` / ``train --history`` read for any base."""
+    rows = _read_tsv(fetch_dataset("banking77") / f"{split}.tsv")
+    if per_intent:
+        rows = _sample(rows, per_intent, seed)
+    articles = {p.stem for p in (SAMPLE_KB / "articles").glob("*.md")}
+    kept = [(text, f"{intent}.md", intent) for text, intent in rows if intent in articles]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["question", "document", "category"])
+        writer.writerows(kept)
+    return {"path": str(path), "rows": len(kept), "left_out": len(rows) - len(kept),
+            "intents": len({i for _, _, i in kept})}
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> Path:

@@ -156,7 +156,7 @@ def tune_retrieval(retriever, intents, limit: int = 300) -> dict:
     def right(chunk, target) -> bool:
         return answer_key(chunk, level) == target or (chunk.intent is not None and chunk.intent == intent_of.get(target))
 
-    kb_intents = {c.intent for c in kb.chunks.values() if c.intent}
+    kb_intents = {retriever.label(c) for c in kb.chunks.values() if retriever.label(c)}
     probs = [None] * len(texts)
     if intents is not None and kb_intents & set(intents.labels):
         probs = intents.probabilities(texts)

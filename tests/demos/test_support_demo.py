@@ -65,3 +65,40 @@ def test_chat_sources_feedback_handoff_admin_and_bad_input(tmp_path, embedder): 
         assert summary
     finally:
         demo.close()
+
+
+def test_training_tab_evaluates_trains_and_serves_the_bases_own_models(tmp_path, embedder):  # noqa: F811
+    """An admin uploads past questions, sees each stage's figures, trains the base's models with a progress bar,
+    and the chat answers with them at once; a bad history file is reported and the models in use stay."""
+    from gradio_client import Client, handle_file
+
+    from demos.support import build_demo
+    from tests.apps.support.test_tuning import _history, _isp_kb
+
+    bot = make_bot(tmp_path / "kb", embedder, backend="torch")  # torch serves: no ONNX export (tested on its own)
+    bot.warm_up().ingest([_isp_kb(tmp_path / "docs")])
+    history = _history(tmp_path / "history.csv")
+    (tmp_path / "empty.csv").write_text("question,answer\n", encoding="utf-8")
+    demo = build_demo(bot)
+    demo.queue()
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(url, verbose=False)
+        text, own, stages = client.predict([handle_file(str(history))], 0, False, api_name="/evaluate_history")
+        assert text.startswith("24 questions scored") and "prices.pdf" in text  # the bad rows are named
+        assert [row[0] for row in stages["data"]][:3] == ["bm25", "dense", "fused"]
+        assert [row[1] for row in own["data"]] == ["no", "no", "no"]
+
+        text, own, stages = client.predict([handle_file(str(tmp_path / "empty.csv"))], 0, False,
+                                           api_name="/evaluate_history")
+        assert text.startswith("Not evaluated") and "at least 20" in text
+        assert [row[0] for row in stages["data"]][:1] == ["bm25"]  # the last good table stays
+
+        text, own, _ = client.predict([handle_file(str(history))], False, api_name="/train_on_history")
+        assert text.startswith("Trained on 48 question -> answer pairs"), text
+        assert {row[0]: row[1] for row in own["data"]} == {"embedder": "yes", "categories": "yes", "reranker": "no"}
+        assert bot.status()["own_models"]["in_use"] == ["embedder", "categories"]
+        chat, _, sources, _ = client.predict("internet crawls every night around 8pm", [], api_name="/ask")
+        assert len(chat) == 2 and sources
+    finally:
+        demo.close()

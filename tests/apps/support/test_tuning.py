@@ -147,20 +147,38 @@ def test_eval_on_the_companys_own_questions_compares_every_stage(tmp_path, embed
 
 @pytest.mark.slow
 def test_own_data_training_per_fold_and_for_the_base(tmp_path, embedder):
-    from apps.support.owndata import evaluate_stages, kb_embedder_dir, train_embedder_on_history
+    from apps.support.owndata import evaluate_stages, kb_model_dir, own_models, train_on_history
 
     bot = make_bot(tmp_path / "kb", embedder).warm_up()
     bot.ingest([_isp_kb(tmp_path / "docs")])
     history = _history(tmp_path / "history.csv")
-    result = evaluate_stages(bot, [history], folds=2, steps=2)
-    tuned = result["stages"]["dense, embedder fine-tuned per fold"]
-    assert result["folds"] == 2 and 0 <= tuned["recall@1"] <= tuned["recall@10"] <= 1
-    trained = train_embedder_on_history(bot, [history], steps=2, export=False)  # the export is tested on its own
-    assert trained["pairs"] == 24 + 24 and (kb_embedder_dir(tmp_path / "kb") / "manifest.json").is_file()
-    # a bot opened on this base now embeds with the base's own embedder (the chunks re-embedded once)
+    result = evaluate_stages(bot, [history], folds=2, steps=2, reranker=True)
+    stages = result["stages"]
+    assert result["folds"] == 2 and result["notes"] == []
+    # the FAQ rows carry categories, so a category model is trained per fold beside the embedder
+    for name in ("dense, embedder fine-tuned per fold", "fused, embedder fine-tuned per fold",
+                 "fused + category prior, models trained per fold", "fused + reranker, models trained per fold"):
+        assert 0 <= stages[name]["recall@1"] <= stages[name]["recall@10"] <= 1, name
+    steps = []
+    trained = train_on_history(bot, [history], steps=2, export=False, reranker=True,  # the export is tested on its own
+                               progress=lambda fraction, stage: steps.append((fraction, stage)))
+    assert trained["pairs"] == 24 + 24 and set(trained["artifacts"]) == {"embedder", "categories", "reranker"}
+    assert trained["models"]["categories"]["label_field"] == "category"
+    assert [f for f, _ in steps] == sorted(f for f, _ in steps) and steps[-1] == (1.0, "done")
+    for kind in ("embedder", "categories", "reranker"):
+        assert (kb_model_dir(tmp_path / "kb", kind) / "manifest.json").is_file()
+    assert own_models(tmp_path / "kb")["pairs"] == 48
+    # a bot opened on this base now uses the base's own models (its chunks re-embedded once)
     from apps.support import SupportBot, SupportConfig
 
     fresh = SupportBot(SupportConfig(kb=str(tmp_path / "kb"), intent_model="", reranker="", scope_threshold=0.35))
     status = fresh.warm_up().status()
     assert status["embedder_trained_on_this_base"] and len(fresh.kb.chunks) == 24
+    assert status["own_models"]["in_use"] == ["embedder", "categories", "reranker"]
+    assert fresh.retriever.label_field == "category" and set(fresh.intents.labels) >= {"router", "speed"}
     assert fresh.ask("modem light is red, no internet").sources
+    # trained again without the reranker: the set is replaced whole, and status says why it is missing
+    train_on_history(fresh, [history], steps=2, export=False)
+    again = SupportBot(SupportConfig(kb=str(tmp_path / "kb"), intent_model="", reranker="")).warm_up().status()
+    assert again["own_models"]["in_use"] == ["embedder", "categories"]
+    assert "reranker" in again["own_models"]["not_trained"]
