@@ -236,10 +236,11 @@ def build_demo(bot: SupportBot) -> gr.Blocks:
             log.exception("support demo: own-data training failed")
             return f"Not trained (the models in use stay): {exc}", *own_tables()
         skipped = "".join(f"\nskipped {p}" for p in result["problems"][:20])
-        exports = ", ".join(f"{k}: {v['export']}" for k, v in result["models"].items())
-        return (f"Trained on {result['pairs']} question -> answer pairs in {result['seconds']:.0f} s ({exports}). "
-                f"The base uses them now; its retrieval mode: {bot.retrieval_status()['mode']}.{skipped}",
-                *own_tables())
+        kept = ", ".join(f"{k} ({v['export']})" for k, v in result["models"].items()) or "none"
+        dropped = "".join(f"\n{k}: {why}" for k, why in result["not_trained"].items())
+        return (f"Trained on {result['pairs']} question -> answer pairs in {result['seconds']:.0f} s "
+                f"({result['held_out']} held out to judge the models). Kept and in use now: {kept}; retrieval "
+                f"mode: {bot.retrieval_status()['mode']}.{dropped}{skipped}", *own_tables())
 
     def status_markdown():
         try:

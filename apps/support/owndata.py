@@ -50,6 +50,7 @@ __all__ = ["read_history", "evaluate_stages", "train_on_history", "train_embedde
            "kb_model_dir", "own_models", "last_evaluation", "MIN_PAIRS", "format_stages"]
 
 MIN_PAIRS = 20
+MIN_HELD = 10  # held-out questions below which training keeps every model it built (nothing to judge them on)
 NEGATIVES = 3  # hard negatives per pair for the reranker (the embedder takes the first)
 
 
@@ -268,6 +269,8 @@ def _train_categories(pairs, folder: Path, steps: int | None = None):
     rows = [(q, c) for q, _, c in pairs if c]
     data = _write_csv(folder / "categories.csv", ["text", "label"], rows)
     config = _config("support-categories-own-data", "categories", data, len(rows), 32, 4, 400, steps)
+    # every category named, so that one whose few questions all fall in the validation part still is one
+    config.data.labels = sorted({c for _, c in rows})
     return train_model(config, output=folder / "artifact", progress=False).path
 
 
@@ -284,7 +287,7 @@ def _train_reranker(pairs, chunks, negatives: list[list[str]], folder: Path, ste
             rows.append((q, passage, pairs_label[1]))
             rows.extend((q, n, pairs_label[0]) for n in found)
     data = _write_csv(folder / "reranker.csv", ["text", "pair", "label"], rows)
-    config = _config("support-reranker-own-data", "reranker", data, len(rows), 16, 1, 400, steps)
+    config = _config("support-reranker-own-data", "reranker", data, len(rows), 16, 2, 400, steps)
     config.data.duplicates = "keep"
     return train_model(config, output=folder / "artifact", progress=False).path
 
@@ -342,15 +345,73 @@ def _hit(bot, i, score):
     return Hit(bot.kb.chunks[i], score, {})
 
 
-def _cross_validated(bot, pairs, folds: int, seed: int, steps: int | None, reranker: bool):
-    """The stages with the models trained on the other folds, over every fold: ``({stage: metrics}, notes)``."""
-    import tempfile
+STAGES = {"served": "served, before training", "dense": "dense, embedder fine-tuned per fold",
+          "fused": "fused, embedder fine-tuned per fold", "prior": "fused + category prior, models trained per fold",
+          "rerank": "fused + reranker, models trained per fold"}
 
+
+def _train_and_score(bot, train, held, work: Path, steps: int | None, reranker: bool, field: str | None,
+                     negatives: list[list[str]]) -> tuple[dict, dict]:
+    """Train a set of the base's own models on ``train`` (embedder; category model when ``field``; reranker
+    when asked) under ``work``, and rank the ``held`` questions with each stage they add:
+    ``({stage: [ranked answer keys per question]}, {kind: artifact})``."""
     from core.embedding import Embedder
     from core.inference import load_predictor
 
     from .retrieval import Hit, rrf
     from .scope import IntentClassifier
+
+    chunks, r = bot.kb.chunks, bot.retriever
+    artifacts = {"embedder": _train(train, chunks, work / "embedder", steps, negatives)}
+    if field:
+        artifacts["categories"] = _train_categories(train, work / "categories", steps)
+    if reranker:
+        artifacts["reranker"] = _train_reranker(train, chunks, negatives, work / "reranker", steps)
+    if not held:
+        return {}, artifacts
+    embedder = Embedder(artifacts["embedder"], backend="torch")
+    categories = (IntentClassifier(load_predictor(artifacts["categories"], backend="torch"))
+                  if "categories" in artifacts else None)
+    chunk_ids = sorted(chunks)
+    matrix = embedder.encode([passage_text(chunks[i].title, chunks[i].section, chunks[i].text) for i in chunk_ids])
+    questions = [q for q, _, _ in held]
+    vectors = embedder.encode(questions)
+    probs = categories.probabilities(questions) if categories else [None] * len(held)
+    before = bot.intents.probabilities(questions) if bot.intents is not None else [None] * len(held)
+    before_vectors = r.embed(questions)
+    ranked = {k: [] for k in STAGES}
+    saved = (r.reranker, r.label_field, r.intent_prior)
+    try:
+        for (q, t, _), v, p, p0, v0 in zip(held, vectors, probs, before, before_vectors):
+            ranked["served"].append(_ranked_keys(r.search(q, p0, vector=v0), t))
+            scores = matrix @ v
+            top = np.argsort(-scores)[: bot.config.dense_k]
+            dense = [(chunk_ids[j], float(scores[j])) for j in top]
+            fused = rrf([[i for i, _ in dense], [i for i, _ in r.lexical(q)]], bot.config.rrf_k)
+            hits = [Hit(chunks[i], s, {"rrf": s}) for i, s in sorted(fused.items(), key=lambda kv: -kv[1])]
+            ranked["dense"].append(_ranked_keys([Hit(chunks[i], s, {}) for i, s in dense], t))
+            ranked["fused"].append(_ranked_keys(hits, t))
+            if categories:
+                r.label_field, r.intent_prior = field, bot.config.intent_prior
+                ranked["prior"].append(_ranked_keys(r.with_prior(q, [Hit(h.chunk, h.score, dict(h.scores))
+                                                                     for h in hits], p, v), t))
+            if "reranker" in artifacts:
+                if r.reranker is saved[0]:
+                    r.reranker = load_predictor(artifacts["reranker"], backend="torch")
+                head = r.rerank(q, [Hit(h.chunk, h.score, dict(h.scores)) for h in hits[: r.rerank_k]])
+                ranked["rerank"].append(_ranked_keys(head + hits[r.rerank_k:], t))
+    finally:
+        r.reranker, r.label_field, r.intent_prior = saved
+    return {k: v for k, v in ranked.items() if v}, artifacts
+
+
+def _split_by_question(pairs, held_questions: set[str]):
+    return [p for p in pairs if normalise_text(p[0]) not in held_questions]
+
+
+def _cross_validated(bot, pairs, folds: int, seed: int, steps: int | None, reranker: bool):
+    """The stages with the models trained on the other folds, over every fold: ``({stage: metrics}, notes)``."""
+    import tempfile
 
     if folds < 2 or folds > len(pairs):
         raise DataError(f"--folds {folds}: give between 2 and {len(pairs)} folds")
@@ -358,75 +419,68 @@ def _cross_validated(bot, pairs, folds: int, seed: int, steps: int | None, reran
     random.Random(seed).shuffle(order)
     fold_of = {i: n % folds for n, i in enumerate(order)}
     chunks = bot.kb.chunks
-    chunk_ids = sorted(chunks)
-    passages = [passage_text(chunks[i].title, chunks[i].section, chunks[i].text) for i in chunk_ids]
     faq = _faq_pairs(chunks)
     field, why = _label_field(pairs + faq, chunks)
     notes = [] if field else [f"category prior: not trained ({why})"]
-    names = {"dense": "dense, embedder fine-tuned per fold", "fused": "fused, embedder fine-tuned per fold",
-             "prior": "fused + category prior, models trained per fold",
-             "rerank": "fused + reranker, models trained per fold"}
-    ranked = {k: [] for k in names}
+    negatives_of = {(q, t): n for (q, t, _), n in zip(pairs + faq, _negatives(bot.retriever, pairs + faq, chunks))}
+    ranked: dict[str, list] = {}
     targets = []
-    r = bot.retriever
-    saved = (r.reranker, r.label_field, r.intent_prior)
-    negatives_all = _negatives(r, pairs + faq, chunks)  # mined with the base's embedder, as training does
-    negatives_of = {(q, t): n for (q, t, _), n in zip(pairs + faq, negatives_all)}
-    try:
-        with tempfile.TemporaryDirectory(prefix="support-folds-") as scratch:
-            for fold in range(folds):
-                held = [pairs[i] for i in order if fold_of[i] == fold]
-                train = [pairs[i] for i in order if fold_of[i] != fold]
-                held_questions = {normalise_text(q) for q, _, _ in held}
-                train = [p for p in train + faq if normalise_text(p[0]) not in held_questions]  # never a scored question
-                found = [negatives_of[(q, t)] for q, t, _ in train]
-                work = Path(scratch) / f"fold{fold}"
-                embedder = Embedder(_train(train, chunks, work / "embedder", steps, found), backend="torch")
-                categories = None
-                if field:
-                    categories = IntentClassifier(load_predictor(_train_categories(train, work / "categories", steps),
-                                                                 backend="torch"))
-                    r.label_field, r.intent_prior = field, bot.config.intent_prior
-                if reranker:
-                    r.reranker = load_predictor(_train_reranker(train, chunks, found, work / "reranker", steps),
-                                                backend="torch")
-                matrix = embedder.encode(passages)  # (N, H) unit vectors
-                held_vectors = embedder.encode([q for q, _, _ in held])
-                held_probs = categories.probabilities([q for q, _, _ in held]) if categories else [None] * len(held)
-                for (q, t, _), v, p in zip(held, held_vectors, held_probs):
-                    scores = matrix @ v
-                    top = np.argsort(-scores)[: bot.config.dense_k]
-                    dense = [(chunk_ids[j], float(scores[j])) for j in top]
-                    lexical = r.lexical(q)
-                    fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]], bot.config.rrf_k)
-                    hits = [Hit(chunks[i], s, {"rrf": s}) for i, s in sorted(fused.items(), key=lambda kv: -kv[1])]
-                    ranked["dense"].append(_ranked_keys([Hit(chunks[i], s, {}) for i, s in dense], t))
-                    ranked["fused"].append(_ranked_keys(hits, t))
-                    if categories:
-                        ranked["prior"].append(_ranked_keys(r.with_prior(q, [Hit(h.chunk, h.score, dict(h.scores))
-                                                                             for h in hits], p, v), t))
-                    if reranker:
-                        head = r.rerank(q, [Hit(h.chunk, h.score, dict(h.scores)) for h in hits[: r.rerank_k]])
-                        ranked["rerank"].append(_ranked_keys(head + hits[r.rerank_k:], t))
-                    targets.append(t)
-                shutil.rmtree(work, ignore_errors=True)
-    finally:
-        r.reranker, r.label_field, r.intent_prior = saved
-    return {names[k]: _metrics(v, targets) for k, v in ranked.items() if v}, notes
+    with tempfile.TemporaryDirectory(prefix="support-folds-") as scratch:
+        for fold in range(folds):
+            held = [pairs[i] for i in order if fold_of[i] == fold]
+            # never a scored question in training, not even as an FAQ entry
+            train = _split_by_question([pairs[i] for i in order if fold_of[i] != fold] + faq,
+                                       {normalise_text(q) for q, _, _ in held})
+            stages, _ = _train_and_score(bot, train, held, Path(scratch) / f"fold{fold}", steps, reranker, field,
+                                         [negatives_of[(q, t)] for q, t, _ in train])
+            for k, v in stages.items():
+                ranked.setdefault(k, []).extend(v)
+            targets += [t for _, t, _ in held]
+            shutil.rmtree(Path(scratch) / f"fold{fold}", ignore_errors=True)
+    return {STAGES[k]: _metrics(v, targets) for k, v in ranked.items() if k != "served"}, notes
+
+
+def _better(a: dict, b: dict) -> bool:
+    """``a`` ranks strictly better than ``b`` (Recall@1, then MRR@10)."""
+    return (a["recall@1"], a["mrr@10"]) > (b["recall@1"], b["mrr@10"])
+
+
+def _gate(stages: dict) -> tuple[list[str], dict]:
+    """Which trained models the base keeps, judged on held-out questions: the embedder when its best stage
+    ranks at least as well as the pipeline before training, the category model and the reranker only when
+    they rank strictly better than the fused stage without them. ``(kept, {kind: reason})``."""
+    tuned = max((stages["dense"], stages["fused"]), key=lambda m: (m["recall@1"], m["mrr@10"]))
+    kept, reasons = [], {}
+    if _better(stages["served"], tuned):
+        reasons["embedder"] = (f"not kept: Recall@1 {tuned['recall@1']:.3f} on held-out questions against "
+                               f"{stages['served']['recall@1']:.3f} before training")
+    else:
+        kept.append("embedder")
+    for kind, stage in (("categories", "prior"), ("reranker", "rerank")):
+        if stage in stages:
+            if _better(stages[stage], stages["fused"]):
+                kept.append(kind)
+            else:
+                reasons[kind] = (f"not kept: Recall@1 {stages[stage]['recall@1']:.3f} on held-out questions, "
+                                 f"{stages['fused']['recall@1']:.3f} without it")
+    return kept, reasons
 
 
 def train_on_history(bot, history, steps: int | None = None, export: bool | None = None, reranker: bool = False,
-                     progress=None) -> dict:
-    """Train the base's own models (see the module) on the history and its FAQ entries; the base uses them
-    from then on (its chunks are re-embedded once). ``export``: ONNX (int8 when it passes its check), else
-    torch serves (default: unless the bot's backend is torch). ``progress(fraction, stage)`` is told where
-    the training is."""
+                     progress=None, validation: float = 0.2, seed: int = 0) -> dict:
+    """Train the base's own models (see the module) on the history and its FAQ entries, and keep those that
+    help: ``validation`` of the history questions (at least ``MIN_HELD``) are held out, the models trained
+    on the rest, and a model is kept only when it ranks the held-out questions better (:func:`_gate`). The
+    base uses the kept ones from then on (its chunks are re-embedded once). ``export``: ONNX (int8 when it
+    passes its check), else torch serves (default: unless the bot's backend is torch).
+    ``progress(fraction, stage)`` is told where the training is."""
     tell = progress or (lambda fraction, stage: None)
     bot.warm_up()
     if export is None:
         export = bot.config.backend != "torch"
-    pairs, problems = read_history(history, bot.kb.chunks) if history else ([], [])
-    pairs += _faq_pairs(bot.kb.chunks)
+    history_pairs, problems = read_history(history, bot.kb.chunks) if history else ([], [])
+    faq = _faq_pairs(bot.kb.chunks)
+    pairs = history_pairs + faq
     if len(pairs) < MIN_PAIRS:
         raise DataError(f"{len(pairs)} question -> answer pair(s) from the history and the base's FAQ entries; "
                         f"training needs at least {MIN_PAIRS}"
@@ -438,38 +492,48 @@ def train_on_history(bot, history, steps: int | None = None, export: bool | None
     shutil.rmtree(staging, ignore_errors=True)
     field, why = _label_field(pairs, bot.kb.chunks)
     tell(0.05, "mining hard negatives")
-    negatives = _negatives(bot.retriever, pairs, bot.kb.chunks)
-    plan = ["embedder"] + (["categories"] if field else []) + (["reranker"] if reranker else [])
-    built, models = {}, {}
-    for n, kind in enumerate(plan):
-        tell(0.1 + 0.8 * n / len(plan), f"training the {kind}")
-        if kind == "embedder":
-            artifact = _train(pairs, bot.kb.chunks, staging / "embedder", steps, negatives)
-        elif kind == "categories":
-            artifact = _train_categories(pairs, staging / "categories", steps)
-        else:
-            artifact = _train_reranker(pairs, bot.kb.chunks, negatives, staging / "reranker", steps)
-        tell(0.1 + 0.8 * (n + 0.7) / len(plan), f"exporting the {kind}")
-        built[kind] = artifact
-        models[kind] = {"export": _export(artifact) if export else "not exported (torch serves)"}
-    if field:
+    negatives_of = {(q, t): n for (q, t, _), n in zip(pairs, _negatives(bot.retriever, pairs, bot.kb.chunks))}
+    # held out: history questions (customers' words) when there are enough, else any pairs
+    pool = history_pairs if round(validation * len(history_pairs)) >= MIN_HELD else pairs
+    order = list(range(len(pool)))
+    random.Random(seed).shuffle(order)
+    n_held = int(round(validation * len(pool)))
+    held = [pool[i] for i in order[:n_held]] if n_held >= MIN_HELD else []
+    train = _split_by_question(pairs, {normalise_text(q) for q, _, _ in held})
+    tell(0.1, "training " + ", ".join(["the embedder"] + (["the category model"] if field else [])
+                                      + (["the reranker"] if reranker else []))
+         + (f" on {len(train)} pairs, {len(held)} history questions held out to judge them" if held else ""))
+    stages, built = _train_and_score(bot, train, held, staging, steps, reranker, field,
+                                     [negatives_of[(q, t)] for q, t, _ in train])
+    targets = [t for _, t, _ in held]
+    validation_table = {STAGES[k]: _metrics(v, targets) for k, v in stages.items()} if held else {}
+    if held:
+        kept, reasons = _gate({k: _metrics(v, targets) for k, v in stages.items()})
+    else:
+        kept, reasons = list(built), {}
+    not_trained = ({"categories": why} if not field else {}) | ({} if reranker else {"reranker": "not asked for"})
+    models = {}
+    for n, kind in enumerate(kept):
+        tell(0.75 + 0.2 * n / max(len(kept), 1), f"exporting the {kind}")
+        models[kind] = {"export": _export(built[kind]) if export else "not exported (torch serves)"}
+    if "categories" in models:
         models["categories"]["label_field"] = field
-    # the new set replaces the old one whole: a model not trained this time (no categories) is not kept
+    # the new set replaces the old one whole: a model not kept this time is not served either
     for kind in ("embedder", "categories", "reranker"):
         target = kb_model_dir(bot.kb.folder, kind)
         if target.exists():
             shutil.rmtree(target)
-        if kind in built:
+        if kind in models:
             target.parent.mkdir(parents=True, exist_ok=True)
             built[kind].rename(target)
-    record = {"pairs": len(pairs), "history": [str(p) for p in history or []], "problems": problems,
-              "models": models, "not_trained": ({"categories": why} if not field else {}) |
-              ({} if reranker else {"reranker": "not asked for (--reranker)"}),
+    record = {"pairs": len(pairs), "trained_on": len(train), "held_out": len(held),
+              "history": [str(p) for p in history or []], "problems": problems, "models": models,
+              "validation": validation_table, "not_trained": not_trained | reasons,
               "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": round(time.time() - started, 1)}
     (folder / "own.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
     shutil.rmtree(staging, ignore_errors=True)
     tell(1.0, "done")
-    return {**record, "artifacts": {k: str(kb_model_dir(bot.kb.folder, k)) for k in built}}
+    return {**record, "artifacts": {k: str(kb_model_dir(bot.kb.folder, k)) for k in models}}
 
 
 def train_embedder_on_history(bot, history, steps: int | None = None, export: bool = True) -> dict:

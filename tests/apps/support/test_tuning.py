@@ -160,7 +160,8 @@ def test_own_data_training_per_fold_and_for_the_base(tmp_path, embedder):
                  "fused + category prior, models trained per fold", "fused + reranker, models trained per fold"):
         assert 0 <= stages[name]["recall@1"] <= stages[name]["recall@10"] <= 1, name
     steps = []
-    trained = train_on_history(bot, [history], steps=2, export=False, reranker=True,  # the export is tested on its own
+    # validation=0: nothing held out, every model built is kept (the export is tested on its own)
+    trained = train_on_history(bot, [history], steps=2, export=False, reranker=True, validation=0.0,
                                progress=lambda fraction, stage: steps.append((fraction, stage)))
     assert trained["pairs"] == 24 + 24 and set(trained["artifacts"]) == {"embedder", "categories", "reranker"}
     assert trained["models"]["categories"]["label_field"] == "category"
@@ -177,8 +178,27 @@ def test_own_data_training_per_fold_and_for_the_base(tmp_path, embedder):
     assert status["own_models"]["in_use"] == ["embedder", "categories", "reranker"]
     assert fresh.retriever.label_field == "category" and set(fresh.intents.labels) >= {"router", "speed"}
     assert fresh.ask("modem light is red, no internet").sources
-    # trained again without the reranker: the set is replaced whole, and status says why it is missing
-    train_on_history(fresh, [history], steps=2, export=False)
+    # trained again without the reranker, judged on held-out pairs: the set is replaced whole, a model is
+    # kept only where it ranked the held-out questions better, and status says why each other one is missing
+    trained = train_on_history(fresh, [history], steps=2, export=False)
+    assert trained["held_out"] == 10 and trained["trained_on"] == 38  # 20% of the 48 pairs (the history has 24)
+    assert set(trained["validation"]) == {"served, before training", "dense, embedder fine-tuned per fold",
+                                          "fused, embedder fine-tuned per fold",
+                                          "fused + category prior, models trained per fold"}
     again = SupportBot(SupportConfig(kb=str(tmp_path / "kb"), intent_model="", reranker="")).warm_up().status()
-    assert again["own_models"]["in_use"] == ["embedder", "categories"]
-    assert "reranker" in again["own_models"]["not_trained"]
+    in_use = again["own_models"]["in_use"]
+    assert set(in_use) == set(trained["models"]) <= {"embedder", "categories"}
+    assert set(again["own_models"]["not_trained"]) == {"embedder", "categories", "reranker"} - set(in_use)
+
+
+def test_the_gate_keeps_a_model_only_where_it_ranks_better():
+    from apps.support.owndata import _gate
+
+    def m(r1, mrr):
+        return {"recall@1": r1, "mrr@10": mrr}
+
+    kept, why = _gate({"served": m(0.5, 0.6), "dense": m(0.6, 0.7), "fused": m(0.55, 0.7),
+                       "prior": m(0.55, 0.69), "rerank": m(0.7, 0.8)})
+    assert kept == ["embedder", "reranker"] and "0.550 on held-out questions, 0.550 without it" in why["categories"]
+    kept, why = _gate({"served": m(0.6, 0.7), "dense": m(0.5, 0.6), "fused": m(0.6, 0.65), "prior": m(0.61, 0.6)})
+    assert kept == ["categories"] and why["embedder"].startswith("not kept: Recall@1 0.600")
