@@ -8,16 +8,15 @@ base (the sample help centre). Importing this module loads no model and launches
 
 from __future__ import annotations
 
-import html
 import logging
 import uuid
 from pathlib import Path
 
 import gradio as gr
 
-from apps.support import Answer, SupportBot, default_bot
+from apps.support import SUPPORTED, Answer, SupportBot, default_bot
 from apps.support.owndata import evaluate_stages, last_evaluation, train_on_history
-from demos import launch_standalone, lazy_demo
+from demos import escape_untrusted, launch_standalone, lazy_demo
 
 __all__ = ["build_demo", "default_app", "prepare"]
 
@@ -41,6 +40,12 @@ def prepare(bot: SupportBot) -> str:
     return ", ".join(f"{k} {v}" for k, v in status.items() if not isinstance(v, (dict, list)))
 
 
+def _answer_markdown(answer: Answer) -> str:
+    """The answer as the chat shows it (the Chatbot renders Markdown): the quoted document text is
+    untrusted, so nothing in it may become a tag, a link or an image."""
+    return escape_untrusted(answer.text)
+
+
 def _sources_html(answer: Answer | None) -> str:
     """The passages behind an answer, in rank order. Document text is untrusted: always escaped."""
     if answer is None:
@@ -51,10 +56,10 @@ def _sources_html(answer: Answer | None) -> str:
                if answer.kind != "answer" else "")
     out = [heading, "<ol style='padding-left:1.2em;font-size:13px'>"]
     for source in answer.sources:
-        where = html.escape(str(source.path))
-        section = f" &rsaquo; {html.escape(source.section)}" if source.section else ""
-        text = html.escape(source.text if len(source.text) <= 600 else source.text[:600] + " ...")
-        out.append(f"<li style='margin-bottom:8px'><b>{html.escape(source.title or '')}</b>{section}"
+        where = escape_untrusted(str(source.path))
+        section = f" &rsaquo; {escape_untrusted(source.section)}" if source.section else ""
+        text = escape_untrusted(source.text if len(source.text) <= 600 else source.text[:600] + " ...")
+        out.append(f"<li style='margin-bottom:8px'><b>{escape_untrusted(source.title or '')}</b>{section}"
                    f" <small>(score {source.score:.3f})</small><br><small><code>{where}</code></small>"
                    f"<blockquote style='margin:4px 0;color:#444'>{text}</blockquote></li>")
     out.append("</ol>")
@@ -64,12 +69,17 @@ def _sources_html(answer: Answer | None) -> str:
 def _info_markdown(answer: Answer | None) -> str:
     if answer is None:
         return ""
-    intent = f"`{answer.intent}`" if answer.intent else "none"
+    intent = f"<code>{escape_untrusted(answer.intent)}</code>" if answer.intent else "none"  # labels come from files
     lines = [f"**Intent:** {intent} &nbsp; **Confidence:** {answer.confidence:.2f}",
              f"**Outcome:** {_KIND_TEXT.get(answer.kind, answer.kind)}"]
     if answer.reason:
-        lines.append(f"**Why:** {html.escape(answer.reason)}")
+        lines.append(f"**Why:** {escape_untrusted(answer.reason)}")
     return "  \n".join(lines)
+
+
+def _summary_markdown(summary: str) -> str:
+    """An ingest report, one line per skipped file: file names and reasons are untrusted."""
+    return "  \n".join(escape_untrusted(line) for line in summary.splitlines())
 
 
 def _cell(column: str, value) -> str:
@@ -84,18 +94,19 @@ def _cell(column: str, value) -> str:
 
 def _model_line(name: str, described: dict | None, off_reason: str | None) -> str:
     if described:
-        return (f"**{name}:** on ({html.escape(Path(str(described.get('artifact', ''))).name)}, "
-                f"{html.escape(str(described.get('backend')))} {html.escape(str(described.get('precision')))})")
-    return f"**{name}:** off" + (f" ({html.escape(str(off_reason))})" if off_reason else "")
+        return (f"**{name}:** on ({escape_untrusted(Path(str(described.get('artifact', ''))).name)}, "
+                f"{escape_untrusted(str(described.get('backend')))} "
+                f"{escape_untrusted(str(described.get('precision')))})")
+    return f"**{name}:** off" + (f" ({escape_untrusted(str(off_reason))})" if off_reason else "")
 
 
 def _status_markdown(status: dict) -> str:
     off = status.get("off") or {}
-    parts = [f"**Knowledge base** `{html.escape(str(status.get('kb')))}`: {status.get('documents', 0)} documents, "
-             f"{status.get('chunks', 0)} passages",
+    parts = [f"**Knowledge base** <code>{escape_untrusted(str(status.get('kb')))}</code>: "
+             f"{status.get('documents', 0)} documents, {status.get('chunks', 0)} passages",
              _model_line("intent model", status.get("intent_model"), off.get("intent_model")),
              _model_line("reranker", status.get("reranker"), off.get("reranker")),
-             f"**retrieval:** {html.escape(str((status.get('retrieval') or {}).get('mode', '')))}"
+             f"**retrieval:** {escape_untrusted(str((status.get('retrieval') or {}).get('mode', '')))}"
              + (" (embedder trained on this base)" if status.get("embedder_trained_on_this_base") else ""),
              f"**tickets:** {status.get('tickets', 0)}"]
     return " &nbsp;·&nbsp; ".join(parts)
@@ -133,11 +144,11 @@ def build_demo(bot: SupportBot) -> gr.Blocks:
             answer = bot.ask(message, conversation_id=conversation_id)
         except Exception as exc:  # noqa: BLE001 - the chat must survive anything a message does
             log.exception("support demo: ask failed")
-            history += [{"role": "user", "content": html.escape(message[:2000])},
-                        {"role": "assistant", "content": f"Sorry, something went wrong: {html.escape(str(exc))}"}]
+            history += [{"role": "user", "content": escape_untrusted(message[:2000])},
+                        {"role": "assistant", "content": f"Sorry, something went wrong: {escape_untrusted(str(exc))}"}]
             return history, "", _sources_html(None), "", conversation_id, None
-        history += [{"role": "user", "content": html.escape(message[:2000])},
-                    {"role": "assistant", "content": html.escape(answer.text)}]
+        history += [{"role": "user", "content": escape_untrusted(message[:2000])},
+                    {"role": "assistant", "content": _answer_markdown(answer)}]
         return history, "", _sources_html(answer), _info_markdown(answer), answer.conversation_id, answer.answer_id
 
     def handoff(history, conversation_id):
@@ -148,7 +159,7 @@ def build_demo(bot: SupportBot) -> gr.Blocks:
             ticket = bot.handoff(conversation_id, "the customer pressed 'Talk to a person'")
         except Exception as exc:  # noqa: BLE001
             log.exception("support demo: hand-off failed")
-            return history, f"The ticket could not be created: {html.escape(str(exc))}"
+            return history, f"The ticket could not be created: {escape_untrusted(str(exc))}"
         history.append({"role": "assistant", "content": f"I have passed this conversation to a colleague "
                                                         f"(ticket #{ticket}). Someone will get back to you."})
         return history, f"Ticket #{ticket} created."
@@ -159,7 +170,7 @@ def build_demo(bot: SupportBot) -> gr.Blocks:
         try:
             bot.feedback(answer_id, helpful)
         except Exception as exc:  # noqa: BLE001
-            return f"Feedback not stored: {html.escape(str(exc))}"
+            return f"Feedback not stored: {escape_untrusted(str(exc))}"
         return "Thanks: feedback stored." if helpful else "Thanks: we will use this to improve the answers."
 
     def new_conversation():
@@ -168,7 +179,7 @@ def build_demo(bot: SupportBot) -> gr.Blocks:
     def add_documents(files):
         paths = [getattr(f, "name", f) for f in (files or [])]
         if not paths:
-            return "Choose one or more files (.md, .txt, .html, FAQ .csv / .jsonl) first.", documents_rows()
+            return f"Choose one or more files ({', '.join(SUPPORTED)}) first.", documents_rows()
         # keyed by the file's own name, not the upload's temporary folder: uploading a changed file
         # again replaces the old one
         keys = {str(Path(p).resolve()): f"uploads/{Path(p).name}" for p in paths}
@@ -176,15 +187,15 @@ def build_demo(bot: SupportBot) -> gr.Blocks:
             report = bot.ingest(paths, keys)
         except Exception as exc:  # noqa: BLE001
             log.exception("support demo: ingest failed")
-            return f"Nothing was added: {html.escape(str(exc))}", documents_rows()
-        return report.summary(), documents_rows()
+            return f"Nothing was added: {escape_untrusted(str(exc))}", documents_rows()
+        return _summary_markdown(report.summary()), documents_rows()
 
     def rebuild():
         try:
-            return bot.rebuild().summary(), documents_rows()
+            return _summary_markdown(bot.rebuild().summary()), documents_rows()
         except Exception as exc:  # noqa: BLE001
             log.exception("support demo: rebuild failed")
-            return f"Rebuild failed: {html.escape(str(exc))}", documents_rows()
+            return f"Rebuild failed: {escape_untrusted(str(exc))}", documents_rows()
 
     def rows(fetch, columns: list[str]) -> list[list]:
         try:
@@ -246,7 +257,7 @@ def build_demo(bot: SupportBot) -> gr.Blocks:
         try:
             return _status_markdown(bot.status())
         except Exception as exc:  # noqa: BLE001
-            return f"The bot could not start: `{html.escape(str(exc))}`"
+            return f"The bot could not start: {escape_untrusted(str(exc))}"
 
     with gr.Blocks(title="ftsuite support chatbot") as demo:
         gr.Markdown("## Customer-support chatbot\nAnswers come from the help centre and cite it; a question "
@@ -272,9 +283,12 @@ def build_demo(bot: SupportBot) -> gr.Blocks:
                     info = gr.Markdown()
                     sources = gr.HTML(_sources_html(None), label="Sources")
         with gr.Tab("Knowledge base"):
-            gr.Markdown("Add Markdown, text, HTML or FAQ (CSV / JSONL with question, answer) files; unchanged "
-                        "files are skipped, changed ones replaced. *Rebuild* re-indexes everything from the store.")
-            uploads = gr.File(file_count="multiple", label="Documents")
+            gr.Markdown("Add Markdown, text, HTML, PDF, Word (.docx), PowerPoint (.pptx), Excel (.xlsx) or FAQ "
+                        "(CSV / JSONL with question, answer) files; unchanged files are skipped, changed ones "
+                        "replaced, unreadable ones reported. *Rebuild* re-indexes everything from the store.")
+            # no file_types: gradio would refuse the whole upload for one odd file; the knowledge base
+            # names each file it cannot use and why, and adds the others
+            uploads = gr.File(file_count="multiple", label=f"Documents ({' '.join(SUPPORTED)})")
             with gr.Row():
                 add = gr.Button("Add to knowledge base", variant="primary")
                 rebuild_button = gr.Button("Rebuild index")

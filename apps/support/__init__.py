@@ -2,8 +2,8 @@
 
 from .answer import Answer, Source, answer_html
 from .config import SupportConfig
-from .kb import IngestReport, KnowledgeBase
+from .kb import SUPPORTED, IngestReport, KnowledgeBase
 from .pipeline import SupportBot, default_bot, default_config
 
 __all__ = ["SupportConfig", "SupportBot", "Answer", "Source", "default_bot", "default_config", "answer_html",
-           "IngestReport", "KnowledgeBase"]
+           "IngestReport", "KnowledgeBase", "SUPPORTED"]

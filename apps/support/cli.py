@@ -17,7 +17,8 @@ def register(sub) -> None:
                        help="knowledge base: a name under FTSUITE_HOME/support/ or a folder (default: the sample "
                             "help centre)")
 
-    a = actions.add_parser("ingest", help="add or replace documents (.md .txt .html, FAQ .csv .jsonl, folders)")
+    a = actions.add_parser("ingest", help="add or replace documents (.md .txt .html .pdf .docx .pptx .xlsx, FAQ .csv "
+                                          ".jsonl, folders)")
     a.add_argument("paths", nargs="*", help="files or folders")
     a.add_argument("--remove", action="append", default=[], metavar="PATH", help="remove a document")
     a.add_argument("--rebuild", action="store_true", help="re-embed every chunk and rebuild the indexes")

@@ -1,6 +1,7 @@
 """The knowledge base: documents in, chunks out, a SQLite store and the indexes over it.
 
-Offline path: :func:`parse_document` reads Markdown, plain text, HTML (stdlib ``html.parser``) and
+Offline path: :func:`parse_document` reads Markdown, plain text, HTML (main text by ``trafilatura``),
+PDF (``pypdf``), Word, PowerPoint and Excel files (``python-docx``, ``python-pptx``, ``openpyxl``) and
 FAQ files (CSV / JSONL with question, answer and optional category / intent) into sections;
 :func:`chunk_sections` cuts them along headings and paragraphs with overlap; :class:`KnowledgeBase`
 stores documents and chunks in SQLite (the source of truth), keeps a faiss :class:`VectorIndex`
@@ -19,7 +20,6 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +35,12 @@ __all__ = ["Chunk", "Section", "ParsedDocument", "IngestReport", "KnowledgeBase"
 
 log = logging.getLogger("ftsuite.support")
 
-SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".csv", ".jsonl")
+SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".csv", ".jsonl", ".pdf", ".docx", ".pptx", ".xlsx")
 REPO = Path(__file__).resolve().parents[2]
-MAX_DOCUMENT_BYTES = 5_000_000
+MAX_DOCUMENT_BYTES = 5_000_000  # a text file
+MAX_BINARY_DOCUMENT_BYTES = 25_000_000  # a PDF or Office file (images make them large, their text is small)
+MAX_UNPACKED_BYTES = 200_000_000  # an Office file is a zip: what it may unpack to (a zip bomb is refused)
+_OLD_FORMATS = {".doc": ".docx", ".ppt": ".pptx", ".xls": ".xlsx", ".rtf": ".docx", ".odt": ".docx"}
 
 
 # ---------------------------------------------------------------------------------------------- parsing
@@ -69,7 +72,7 @@ class Chunk:
     intent: str | None = None
     category: str | None = None
     position: int = 0
-    kind: str = "markdown"  # the document's kind: markdown, text, html, faq
+    kind: str = "markdown"  # the document's kind: markdown, text, html, faq, pdf, docx, pptx, xlsx
 
 
 def passage_text(title: str, section: str, text: str) -> str:
@@ -99,7 +102,7 @@ def _strip_markdown(text: str) -> str:
     return text
 
 
-def _paragraphs(lines: list[str]) -> list[str]:
+def _paragraphs(lines: list[str], clean=_strip_markdown) -> list[str]:
     """Blank-line separated blocks; list items and table rows stay one per line inside a block."""
     blocks, current = [], []
     for line in lines:
@@ -114,7 +117,7 @@ def _paragraphs(lines: list[str]) -> list[str]:
     for block in blocks:
         rows = [r for r in block.split("\n") if not re.fullmatch(r"\s*\|?\s*:?-{2,}.*", r)]  # table rules
         rows = [r.strip().strip("|").strip() if r.lstrip().startswith("|") else r for r in rows]  # table rows
-        text = _strip_markdown("\n".join(rows)).strip()
+        text = clean("\n".join(rows)).strip()
         if text:
             cleaned.append(text)
     return cleaned
@@ -129,28 +132,34 @@ def _parse_meta(comment: str) -> dict:
     return meta
 
 
+def _markdown_sections(text: str, clean=_strip_markdown) -> tuple[str, list[Section]]:
+    """The first level-1 heading (the title) and the sections the other headings start."""
+    title, sections, heading, lines = "", [], "", []
+    for line in text.splitlines():
+        found = _HEADING.match(line)
+        if found:
+            level, name = len(found.group(1)), clean(found.group(2)).strip()
+            if level == 1 and not title:
+                if lines:
+                    sections.append(Section(heading, _paragraphs(lines, clean)))
+                    lines = []
+                title = name
+                continue
+            sections.append(Section(heading, _paragraphs(lines, clean)))
+            heading, lines = name, []
+        else:
+            lines.append(line)
+    sections.append(Section(heading, _paragraphs(lines, clean)))
+    return title, sections
+
+
 def _parse_markdown(text: str, path: Path) -> ParsedDocument:
     meta = {}
     match = _META.match(text)
     if match:
         meta = _parse_meta(match.group(1))
         text = text[match.end():]
-    title, sections, heading, lines = "", [], "", []
-    for line in text.splitlines():
-        found = _HEADING.match(line)
-        if found:
-            level, name = len(found.group(1)), _strip_markdown(found.group(2)).strip()
-            if level == 1 and not title:
-                if lines:
-                    sections.append(Section(heading, _paragraphs(lines)))
-                    lines = []
-                title = name
-                continue
-            sections.append(Section(heading, _paragraphs(lines)))
-            heading, lines = name, []
-        else:
-            lines.append(line)
-    sections.append(Section(heading, _paragraphs(lines)))
+    title, sections = _markdown_sections(text)
     title = title or path.stem.replace("_", " ")
     intent, category = meta.get("intent"), meta.get("category")
     sections = [Section(s.heading or title, s.paragraphs, intent, category) for s in sections if s.paragraphs]
@@ -165,105 +174,35 @@ def _parse_text(text: str, path: Path) -> ParsedDocument:
     return ParsedDocument(str(path), title, "text", [Section(title, paragraphs)] if paragraphs else [])
 
 
-class _HTMLText(HTMLParser):
-    """Visible text of the main content: headings start sections; nav, header, footer, script,
-    style, aside and forms are left out; table rows become ``cell | cell`` lines."""
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # a backslash-escaped ASCII punctuation character
+_HIDDEN = re.compile("[\ue000-\ue07f]")  # private-use: where escaped characters wait (a page's own become punctuation)
 
-    SKIP = {"nav", "header", "footer", "script", "style", "aside", "form", "noscript", "template", "svg"}
-    BLOCK = {"p", "li", "tr", "div", "section", "article", "main", "blockquote", "pre", "dd", "dt", "br",
-             "ul", "ol", "table", "thead", "tbody"}
 
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.title = ""
-        self.page_title = ""
-        self.sections: list[Section] = []
-        self.heading = ""
-        self.paragraphs: list[str] = []
-        self.buffer: list[str] = []
-        self.skip_depth = 0
-        self.in_heading: str | None = None
-        self.in_title = False
-        self.cells: list[str] | None = None
-
-    def _flush(self):
-        text = re.sub(r"\s+", " ", "".join(self.buffer)).strip()
-        self.buffer = []
-        if not text:
-            return
-        if self.cells is not None:
-            self.cells.append(text)
-        else:
-            self.paragraphs.append(text)
-
-    def handle_starttag(self, tag, attrs):
-        if tag in self.SKIP:
-            self.skip_depth += 1
-            return
-        if self.skip_depth:
-            return
-        if tag == "title":
-            self.in_title = True
-        elif tag in ("h1", "h2", "h3", "h4"):
-            self._flush()
-            self.in_heading = tag
-        elif tag == "tr":
-            self._flush()
-            self.cells = []
-        elif tag in ("td", "th"):
-            self._flush()
-        elif tag in self.BLOCK:
-            self._flush()
-
-    def handle_endtag(self, tag):
-        if tag in self.SKIP:
-            self.skip_depth = max(0, self.skip_depth - 1)
-            return
-        if self.skip_depth:
-            return
-        if tag == "title":
-            self.in_title = False
-        elif tag == self.in_heading:
-            text = re.sub(r"\s+", " ", "".join(self.buffer)).strip()
-            self.buffer = []
-            self.in_heading = None
-            if tag == "h1" and not self.title:
-                self.title = text
-            else:
-                if self.paragraphs:
-                    self.sections.append(Section(self.heading, self.paragraphs))
-                self.heading, self.paragraphs = text, []
-        elif tag in ("td", "th"):
-            self._flush()
-        elif tag == "tr":
-            self._flush()
-            if self.cells:
-                self.paragraphs.append(" | ".join(self.cells))
-            self.cells = None
-        elif tag in self.BLOCK:
-            self._flush()
-
-    def handle_data(self, data):
-        if self.skip_depth:
-            return
-        if self.in_title:
-            self.page_title += data
-        else:
-            self.buffer.append(data)
-
-    def finish(self) -> None:
-        self._flush()
-        if self.paragraphs:
-            self.sections.append(Section(self.heading, self.paragraphs))
+def _clean_escaped_markdown(text: str) -> str:
+    """Markdown written by an extractor that backslash-escapes the page's own characters: the
+    formatting it added is stripped, an escaped character is text (``\\[x\\](y)`` stays ``[x](y)``)."""
+    hidden = _ESCAPED.sub(lambda m: chr(0xE000 + ord(m.group(1))), text)  # out of the regexes' way
+    return _HIDDEN.sub(lambda m: chr(ord(m.group(0)) - 0xE000), _strip_markdown(hidden))
 
 
 def _parse_html(text: str, path: Path) -> ParsedDocument:
-    parser = _HTMLText()
-    parser.feed(text)
-    parser.close()
-    parser.finish()
-    title = parser.title or parser.page_title.strip() or path.stem.replace("_", " ")
-    sections = [Section(s.heading or title, s.paragraphs) for s in parser.sections if s.paragraphs]
+    """The page's main text by trafilatura (navigation, header, footer, scripts and forms left out),
+    as Markdown so that its headings start sections and tables keep one ``cell | cell`` line per row."""
+    import trafilatura
+    from trafilatura.settings import use_config
+
+    config = use_config()
+    config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")  # a short help page is content too (default: 250 chars)
+    config.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")  # no signal alarms: ingestion may run in a worker thread
+    markdown = trafilatura.extract(text, output_format="markdown", include_formatting=True, include_tables=True,
+                                   include_links=False, include_images=False, include_comments=False,
+                                   deduplicate=False, config=config) or ""
+    title, sections = _markdown_sections(markdown, _clean_escaped_markdown)
+    if not title:
+        metadata = trafilatura.extract_metadata(text)
+        title = (metadata.title or "").strip() if metadata is not None else ""
+    title = title or path.stem.replace("_", " ")
+    sections = [Section(s.heading or title, s.paragraphs) for s in sections if s.paragraphs]
     return ParsedDocument(str(path), title, "html", sections)
 
 
@@ -322,20 +261,237 @@ _PARSERS = {".md": _parse_markdown, ".markdown": _parse_markdown, ".txt": _parse
             ".htm": _parse_html, ".csv": _parse_csv, ".jsonl": _parse_jsonl}
 
 
+# PDF and Office files: each library reads its own format; what they raise on a damaged file
+# (anything from KeyError to a zlib error) becomes one ValueError that says so.
+class _Unusable(ValueError):
+    """A reason of ours, passed on as it is (not wrapped as a damaged file)."""
+
+
+def _tidy(text: str) -> str:
+    return re.sub(r"\s+", " ", text or "").strip()
+
+
+def _row_lines(rows) -> list[str]:
+    """Table rows as ``cell | cell`` lines; a merged cell (repeated by the library) counts once."""
+    lines = []
+    for row in rows:
+        cells = []
+        for cell in row:
+            text = _tidy(cell)
+            if text and (not cells or cells[-1] != text):
+                cells.append(text)
+        if cells:
+            lines.append(" | ".join(cells))
+    return lines
+
+
+def _cell_text(value) -> str:
+    import datetime as dt
+
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime) and value.time() == dt.time(0):
+        return value.date().isoformat()
+    return str(value)
+
+
+def _parse_pdf(data: bytes, path: Path) -> ParsedDocument:
+    """One section per page, or per entry of the PDF's outline (bookmarks) when it has one."""
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError
+
+    reader = PdfReader(io.BytesIO(data))
+    if reader.is_encrypted:
+        try:
+            opened = reader.decrypt("")  # only an owner password (printing, copying): readable
+        except DependencyError:
+            raise _Unusable("the PDF is encrypted with AES, which pypdf opens only with the 'cryptography' "
+                            "package (pip install cryptography); or add an unprotected copy") from None
+        if not opened:
+            raise _Unusable("the PDF is encrypted (password-protected); add an unprotected copy")
+    pages = []
+    for page in reader.pages:
+        text = re.sub(r"([a-z])-\n([a-z])", r"\1\2", page.extract_text() or "")  # words cut at line ends
+        blocks = [_tidy(block) for block in re.split(r"\n\s*\n", text)]
+        pages.append([b for b in blocks if b])
+    if not any(pages):
+        raise _Unusable("no text found in the PDF: it may be scanned images; run OCR on it and add the result")
+    try:
+        title = _tidy(reader.metadata.title or "") if reader.metadata is not None else ""
+    except Exception:  # noqa: BLE001 - damaged metadata: the title falls back to the file name
+        title = ""
+    title = title or path.stem.replace("_", " ")
+
+    starts: dict[int, list[str]] = {}  # first page of each outline entry -> its titles (nested ones too)
+
+    def walk(entries):
+        for entry in entries:
+            if isinstance(entry, list):
+                walk(entry)
+                continue
+            page, name = reader.get_destination_page_number(entry), _tidy(str(entry.title or ""))
+            if page is not None and 0 <= page < len(pages) and name:
+                starts.setdefault(page, []).append(name)
+
+    try:
+        walk(reader.outline)
+    except Exception:  # noqa: BLE001 - a damaged outline: one section per page instead
+        starts = {}
+    if starts:
+        bounds = sorted(starts)
+        sections = [Section(title, [b for page in pages[:bounds[0]] for b in page])] if bounds[0] else []
+        for i, first in enumerate(bounds):
+            end = bounds[i + 1] if i + 1 < len(bounds) else len(pages)
+            sections.append(Section(" / ".join(starts[first]), [b for page in pages[first:end] for b in page]))
+    else:
+        sections = [Section(f"Page {n}", blocks) for n, blocks in enumerate(pages, 1)]
+    return ParsedDocument(str(path), title, "pdf", [s for s in sections if s.paragraphs])
+
+
+_DOCX_HEADING = re.compile(r"heading\s*(\d)", re.I)
+
+
+def _parse_docx(data: bytes, path: Path) -> ParsedDocument:
+    """Headings (Word's Title and Heading n styles) start sections, as in Markdown: the Title (else the
+    first Heading 1) is the document's title; tables become ``cell | cell`` lines."""
+    import docx
+    from docx.table import Table
+
+    document = docx.Document(io.BytesIO(data))
+    title, sections, heading, paragraphs = "", [], "", []
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            paragraphs.extend(_row_lines([cell.text for cell in row.cells] for row in block.rows))
+            continue
+        text = _tidy(block.text)
+        if not text:
+            continue
+        style = _tidy(block.style.name if block.style is not None else "")
+        found = _DOCX_HEADING.fullmatch(style)
+        level = 0 if style.lower() == "title" else int(found.group(1)) if found else None
+        if level is None:
+            paragraphs.append(text)
+        elif level <= 1 and not title:
+            sections.append(Section(heading, paragraphs))
+            title, heading, paragraphs = text, "", []
+        else:
+            sections.append(Section(heading, paragraphs))
+            heading, paragraphs = text, []
+    sections.append(Section(heading, paragraphs))
+    title = title or _tidy(document.core_properties.title or "") or path.stem.replace("_", " ")
+    return ParsedDocument(str(path), title, "docx", [Section(s.heading or title, s.paragraphs)
+                                                     for s in sections if s.paragraphs])
+
+
+def _parse_pptx(data: bytes, path: Path) -> ParsedDocument:
+    """One section per slide, headed by the slide's title: its text boxes, tables and speaker notes."""
+    from pptx import Presentation
+
+    def shape_lines(shapes, skip) -> list[str]:
+        lines = []
+        for shape in shapes:
+            if shape.shape_id == skip:
+                continue
+            if hasattr(shape, "shapes"):  # a group
+                lines.extend(shape_lines(shape.shapes, skip))
+            elif shape.has_text_frame:
+                lines.extend(t for t in (_tidy(p.text) for p in shape.text_frame.paragraphs) if t)
+            elif getattr(shape, "has_table", False):
+                lines.extend(_row_lines([cell.text for cell in row.cells] for row in shape.table.rows))
+        return lines
+
+    deck = Presentation(io.BytesIO(data))
+    sections, slide_titles = [], []
+    for number, slide in enumerate(deck.slides, 1):
+        title_shape = slide.shapes.title
+        heading = _tidy(title_shape.text_frame.text) if title_shape is not None and title_shape.has_text_frame else ""
+        lines = shape_lines(slide.shapes, title_shape.shape_id if title_shape is not None else None)
+        if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
+            lines.extend(t for t in (_tidy(p.text) for p in slide.notes_slide.notes_text_frame.paragraphs) if t)
+        sections.append(Section(heading or f"Slide {number}", lines))
+        slide_titles += [heading] if heading else []
+    title = _tidy(deck.core_properties.title or "") or next(iter(slide_titles), "") or path.stem.replace("_", " ")
+    return ParsedDocument(str(path), title, "pptx", [s for s in sections if s.paragraphs])
+
+
+def _parse_xlsx(data: bytes, path: Path) -> ParsedDocument:
+    """One section per sheet, headed by its name; each row with text a ``cell | cell`` line (formulas
+    as the values Excel last computed)."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        sections = [Section(sheet.title, _row_lines([_cell_text(v) for v in row]
+                                                   for row in sheet.iter_rows(values_only=True)))
+                    for sheet in book.worksheets]
+        title = _tidy(book.properties.title or "") or path.stem.replace("_", " ")
+    finally:
+        book.close()
+    return ParsedDocument(str(path), title, "xlsx", [s for s in sections if s.paragraphs])
+
+
+_BINARY_PARSERS = {".pdf": _parse_pdf, ".docx": _parse_docx, ".pptx": _parse_pptx, ".xlsx": _parse_xlsx}
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an old binary Office file, or an encrypted new one
+
+
+def _check_office_zip(data: bytes, suffix: str) -> None:
+    import zipfile
+
+    if data.startswith(_OLE):
+        raise _Unusable(f"a password-protected or old-format Office file, not a {suffix} file; save an "
+                        f"unprotected copy as {suffix} and add that")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(item.file_size for item in archive.infolist())
+    except zipfile.BadZipFile:
+        raise _Unusable(f"not a valid {suffix} file (a {suffix} file is a zip archive; this one is damaged "
+                        f"or of another type)") from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise _Unusable(f"the {suffix} file unpacks to {unpacked / 1e6:.0f} MB; the limit is "
+                        f"{MAX_UNPACKED_BYTES / 1e6:.0f} MB")
+
+
+def _parse_binary(suffix: str, data: bytes, path: Path) -> ParsedDocument:
+    if len(data) > MAX_BINARY_DOCUMENT_BYTES:
+        raise ValueError(f"file is {len(data) / 1e6:.1f} MB; the limit for {suffix} files is "
+                         f"{MAX_BINARY_DOCUMENT_BYTES / 1e6:.0f} MB")
+    if not data.strip():
+        raise ValueError(f"empty file; expected a {suffix} document")
+    try:
+        if suffix == ".pdf":
+            if b"%PDF-" not in data[:1024]:
+                raise _Unusable("not a PDF file (no '%PDF-' header)")
+        else:
+            _check_office_zip(data, suffix)
+        return _BINARY_PARSERS[suffix](data, path)
+    except _Unusable as exc:
+        raise ValueError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a damaged file may make a parser raise anything
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise ValueError(f"cannot read this {suffix} file: it is damaged or not a real {suffix} file "
+                         f"({type(exc).__name__}{': ' + detail if detail else ''})") from None
+
+
 def parse_document(path: Path, data: bytes) -> ParsedDocument:
     """Parse one file's bytes; raises ``ValueError`` with the reason when it cannot be used."""
     suffix = path.suffix.lower()
-    if suffix not in _PARSERS:
-        raise ValueError(f"unsupported file type '{suffix or path.name}'; supported: {', '.join(SUPPORTED)}")
-    if len(data) > MAX_DOCUMENT_BYTES:
-        raise ValueError(f"file is {len(data) / 1e6:.1f} MB; the limit is {MAX_DOCUMENT_BYTES / 1e6:.0f} MB")
-    if b"\x00" in data[:8192]:
-        raise ValueError("binary file (NUL bytes); expected UTF-8 text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 text (byte {exc.start}); re-save the file as UTF-8") from None
-    document = _PARSERS[suffix](text, path)
+    if suffix not in SUPPORTED:
+        hint = f"save it as {_OLD_FORMATS[suffix]} and add that; " if suffix in _OLD_FORMATS else ""
+        raise ValueError(f"unsupported file type '{suffix or path.name}'; {hint}supported: {', '.join(SUPPORTED)}")
+    if suffix in _BINARY_PARSERS:
+        document = _parse_binary(suffix, data, path)
+    else:
+        if len(data) > MAX_DOCUMENT_BYTES:
+            raise ValueError(f"file is {len(data) / 1e6:.1f} MB; the limit is {MAX_DOCUMENT_BYTES / 1e6:.0f} MB")
+        if b"\x00" in data[:8192]:
+            raise ValueError("binary file (NUL bytes); expected UTF-8 text")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"not UTF-8 text (byte {exc.start}); re-save the file as UTF-8") from None
+        document = _PARSERS[suffix](text, path)
     if not document.sections:
         raise ValueError("no text found in the document")
     return document

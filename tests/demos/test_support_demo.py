@@ -3,6 +3,7 @@
 import pytest
 
 from tests.apps.support.conftest import embedder, make_bot, write_kb  # noqa: F401 - fixtures
+from tests.apps.support.test_documents import docx_bytes
 
 pytestmark = pytest.mark.slow
 
@@ -49,10 +50,12 @@ def test_chat_sources_feedback_handoff_admin_and_bad_input(tmp_path, embedder): 
 
         # admin: a new document becomes answerable; an unreadable one is reported, not fatal
         (tmp_path / "pets.md").write_text("# Pet insurance\n\nPet insurance covers vet bills up to £4,000 a year.\n")
-        (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 not supported")
-        summary, documents = client.predict([handle_file(str(tmp_path / "pets.md")),
-                                             handle_file(str(tmp_path / "broken.pdf"))], api_name="/add_documents")
-        assert "uploads/pets.md" in str(documents["data"]) and "broken.pdf" in summary
+        (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 damaged")
+        (tmp_path / "travel.docx").write_bytes(docx_bytes())
+        summary, documents = client.predict([handle_file(str(tmp_path / name)) for name in
+                                             ("pets.md", "broken.pdf", "travel.docx")], api_name="/add_documents")
+        assert "uploads/pets.md" in str(documents["data"]) and "uploads/travel.docx" in str(documents["data"])
+        assert "broken.pdf" in summary and "damaged" in summary
         # the same name uploaded again with new content replaces the document, it is not added twice
         (tmp_path / "v2").mkdir()
         (tmp_path / "v2" / "pets.md").write_text("# Pet insurance\n\nPet insurance covers vet bills up to "

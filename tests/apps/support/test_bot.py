@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from html import unescape
 
 import pytest
 
@@ -160,6 +161,33 @@ def test_document_text_is_quoted_never_obeyed_and_escaped(tmp_path, bot):
     html = answer_html(answer)
     assert "<script>" not in html and "&lt;script&gt;" in html and "<img" not in html
     assert bot.tickets() == []
+
+
+def test_markdown_links_and_images_in_a_document_are_shown_as_text_by_the_demo(tmp_path, bot):
+    """The demo's chat (a Markdown Chatbot) and sources panel get document text that tries to be a
+    link, an image, raw HTML, a bare URL and a definition that would turn the citation [1] into a link."""
+    from markdown_it import MarkdownIt
+
+    from demos.support import _answer_markdown, _sources_html
+
+    evil = tmp_path / "evil.jsonl"
+    evil.write_text(json.dumps({
+        "question": "How do I report a stolen phone? [help](http://evil.example/q)",
+        "answer": "Call the 24-hour line. [click](http://evil.example) ![x](http://evil.example/p.png) "
+                  "<img src=x onerror=alert(1)> https://evil.example/raw\n[1]: http://evil.example/ref"}) + "\n",
+        encoding="utf-8")
+    assert not bot.ingest([evil]).skipped
+    answer = bot.ask("How do I report a stolen phone?")
+    assert answer.kind == "answer" and "[click](http://evil.example)" in answer.text  # quoted as data
+    chat, sources = _answer_markdown(answer), _sources_html(answer)
+    markdown = MarkdownIt("commonmark")  # raw HTML on, as in Gradio's Markdown
+    for shown in (chat, sources):
+        assert "](http" not in shown and "![" not in shown and "<img" not in shown and "://" not in shown
+        rendered = markdown.render(shown)
+        assert "<a " not in rendered and "<img" not in rendered, rendered
+    seen = unescape(markdown.render(chat))  # the customer reads the characters as the document has them
+    assert "[click](http://evil.example) ![x](http://evil.example/p.png) <img src=x onerror=alert(1)>" in seen
+    assert "[1]" in chat and "[1]: http://evil.example/ref" in seen  # the citation stays readable
 
 
 def test_config_validates_itself():

@@ -50,7 +50,8 @@ def test_faq_csv_and_jsonl_rows_become_whole_entries():
     ("x.md", b"\xff\xfe\x00\x00binary", "binary file"),
     ("x.txt", b"caf\xe9 latin-1", "not UTF-8"),
     ("x.md", "   \n\n", "no text"),
-    ("x.pdf", "%PDF-1.4", "unsupported file type"),
+    ("x.pdf", "%PDF-1.4", r"cannot read this \.pdf file: it is damaged"),
+    ("x.doc", "text", r"unsupported file type '\.doc'; save it as \.docx"),
 ])
 def test_unusable_documents_say_why(name, data, reason):
     with pytest.raises(ValueError, match=reason):
