@@ -1,9 +1,10 @@
 """Lower-precision variants of an fp32 graph: int8 for the CPU (dynamic or static), fp16 for the GPU.
 
 Dynamic int8 reads each activation's scale from the batch at run time, so a text's answer can move
-with the other texts in its batch (BENCHMARKS.md: 2% of FPB labels for MiniLM, 10% for mpnet).
-Static int8 fixes those scales beforehand from calibration texts: answers independent of the batch.
-On the CPU it runs at 1.14x dynamic int8's speed for MiniLM and 2.27x fp32's for mpnet (BENCHMARKS.md).
+with the other texts in its batch (2% of FPB labels for MiniLM, 10% for mpnet: benchmarks/LOG.md,
+section 4). Static int8 fixes those scales beforehand from calibration texts: answers independent of
+the batch. On the CPU it runs at 1.14x dynamic int8's speed for MiniLM and 2.27x fp32's for mpnet
+(BENCHMARKS.md, section 2).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class StaticInt8Recipe:
 
 
 # Tried in this order, fastest first; the export keeps the first that passes the int8 tolerance, else the
-# one closest to torch (BENCHMARKS.md, section 4). MiniLM (sentiment student, FPB 50Agree, one thread):
+# one closest to torch (benchmarks/LOG.md, section 4). MiniLM (sentiment student, FPB 50Agree, one thread):
 # the first runs at 1.14x dynamic int8's speed, agreeing with torch on 98.8% of the parity texts; without
 # smoothing 1.17x and 97.3%; the last 0.80x and 98.4%. mpnet (batches of 64, two threads): the first at
 # 2.27x fp32 and 1.34x the last, 97.2% of labels as fp32 (the last 96.6%); without smoothing only 88% of

@@ -41,7 +41,7 @@ class MonitorConfig:
     fallback_precision: str = field(default="batch-independent", metadata={
         "help": "graph of sentiment_fallback: batch-independent = its int8 graph when that was exported with "
                 "'ftsuite export FALLBACK --int8 static' (2.3x fp32's speed for mpnet), else fp32; or fp32, int8, "
-                "fp16, auto (a dynamic int8 mpnet changed 10% of FPB labels with its batch mates: BENCHMARKS.md)"})
+                "fp16, auto (a dynamic int8 mpnet changed 10% of FPB labels with its batch mates: benchmarks/LOG.md)"})
     ner_model: str = field(default="${FTSUITE_HOME}/artifacts/ner-conll2003",
                            metadata={"help": "token-classification artifact; missing = NER off"})
     embedder: str = field(default="minilm", metadata={"help": "base name or sentence-embedding artifact"})

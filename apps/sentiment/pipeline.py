@@ -137,7 +137,8 @@ class Monitor:
         ner_path = cfg.artifact(cfg.ner_model) if cfg.ner_model else None
         has_ner = bool(ner_path and (ner_path / "manifest.json").is_file())
         # On the CPU two small graphs each on its share of the cores beat both on all cores in turn
-        # (short inputs leave intra-op threads idle): 1.08x on 2 cores at batch 512, 1.43x at 64 (BENCHMARKS.md)
+        # (short inputs leave intra-op threads idle): 1.08x on 2 cores at batch 512, 1.43x at 64
+        # (benchmarks/LOG.md, section 3)
         threads = max(1, (os.cpu_count() or 1) // (3 if has_ner else 2)) if cfg.parallel else None
         self.sentiment = load_predictor(artifact, backend=cfg.backend, threads=threads)
         self.model_id = f"{manifest['name']}@{manifest['created_at']}"
