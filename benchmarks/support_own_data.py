@@ -34,6 +34,7 @@ def main(argv=None) -> int:
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--steps", type=int, help="training steps per model and fold (default: from the pairs)")
     parser.add_argument("--reranker", action="store_true", help="a reranker trained per fold too")
+    parser.add_argument("--no-hard-negatives", action="store_true", help="the embedder on in-batch negatives only")
     parser.add_argument("--banking77", type=int, metavar="N", help="the sample help centre with N BANKING77 test "
                         "queries per intent as its history file (its intents as categories), instead of the ISP sample")
     parser.add_argument("--output", help="append the result as a JSON line here")
@@ -55,8 +56,10 @@ def main(argv=None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="support-own-")) / "kb"
     bot = SupportBot(SupportConfig(kb=str(folder))).warm_up()  # the default models, as a new user has them
     bot.ingest(args.kb_files)
-    result = evaluate_stages(bot, args.history, folds=args.folds, steps=args.steps, reranker=args.reranker)
+    result = evaluate_stages(bot, args.history, folds=args.folds, steps=args.steps, reranker=args.reranker,
+                             hard_negatives=not args.no_hard_negatives)
     result.update({"benchmark": "support_own_data", "kb_files": args.kb_files, "history": args.history,
+                   "hard_negatives": not args.no_hard_negatives, "banking77_per_intent": args.banking77,
                    "tuning": {k: v for k, v in bot.tuning.items() if k not in ("key", "table")},
                    "models": {"embedder": str(bot.kb.embedder.artifact),
                               "intent_model": str(bot.intents.predictor.artifact) if bot.intents else None,

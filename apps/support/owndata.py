@@ -293,7 +293,7 @@ def _train_reranker(pairs, chunks, negatives: list[list[str]], folder: Path, ste
 
 
 def evaluate_stages(bot, history, folds: int = 0, seed: int = 0, steps: int | None = None,
-                    reranker: bool = False) -> dict:
+                    reranker: bool = False, hard_negatives: bool = True) -> dict:
     """Each stage's Recall@1/5/10 and MRR@10 on the history questions; ``folds`` K adds the models
     trained per fold (on the other folds and the base's FAQ entries, never on the scored fold): the
     embedder, the category model when the pairs and the base carry categories, the reranker when asked."""
@@ -327,7 +327,7 @@ def evaluate_stages(bot, history, folds: int = 0, seed: int = 0, steps: int | No
     result = {"questions": len(pairs), "problems": problems, "served_mode": bot.tuning.get("name"), "stages": table}
     if folds:
         result["folds"] = folds
-        per_fold, notes = _cross_validated(bot, pairs, folds, seed, steps, reranker)
+        per_fold, notes = _cross_validated(bot, pairs, folds, seed, steps, reranker, hard_negatives)
         result["stages"].update(per_fold)
         result["notes"] = notes
     result.update({"history": [str(p) for p in history], "evaluated_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
@@ -351,7 +351,7 @@ STAGES = {"served": "served, before training", "dense": "dense, embedder fine-tu
 
 
 def _train_and_score(bot, train, held, work: Path, steps: int | None, reranker: bool, field: str | None,
-                     negatives: list[list[str]]) -> tuple[dict, dict]:
+                     negatives: list[list[str]], hard_negatives: bool = True) -> tuple[dict, dict]:
     """Train a set of the base's own models on ``train`` (embedder; category model when ``field``; reranker
     when asked) under ``work``, and rank the ``held`` questions with each stage they add:
     ``({stage: [ranked answer keys per question]}, {kind: artifact})``."""
@@ -362,7 +362,7 @@ def _train_and_score(bot, train, held, work: Path, steps: int | None, reranker: 
     from .scope import IntentClassifier
 
     chunks, r = bot.kb.chunks, bot.retriever
-    artifacts = {"embedder": _train(train, chunks, work / "embedder", steps, negatives)}
+    artifacts = {"embedder": _train(train, chunks, work / "embedder", steps, negatives if hard_negatives else None)}
     if field:
         artifacts["categories"] = _train_categories(train, work / "categories", steps)
     if reranker:
@@ -409,7 +409,8 @@ def _split_by_question(pairs, held_questions: set[str]):
     return [p for p in pairs if normalise_text(p[0]) not in held_questions]
 
 
-def _cross_validated(bot, pairs, folds: int, seed: int, steps: int | None, reranker: bool):
+def _cross_validated(bot, pairs, folds: int, seed: int, steps: int | None, reranker: bool,
+                     hard_negatives: bool = True):
     """The stages with the models trained on the other folds, over every fold: ``({stage: metrics}, notes)``."""
     import tempfile
 
@@ -432,7 +433,7 @@ def _cross_validated(bot, pairs, folds: int, seed: int, steps: int | None, reran
             train = _split_by_question([pairs[i] for i in order if fold_of[i] != fold] + faq,
                                        {normalise_text(q) for q, _, _ in held})
             stages, _ = _train_and_score(bot, train, held, Path(scratch) / f"fold{fold}", steps, reranker, field,
-                                         [negatives_of[(q, t)] for q, t, _ in train])
+                                         [negatives_of[(q, t)] for q, t, _ in train], hard_negatives)
             for k, v in stages.items():
                 ranked.setdefault(k, []).extend(v)
             targets += [t for _, t, _ in held]
