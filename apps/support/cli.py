@@ -44,6 +44,11 @@ def register(sub) -> None:
     a = actions.add_parser("tickets", help="list hand-off tickets")
     a.add_argument("--json", action="store_true")
     kb_option(a)
+    a = actions.add_parser("resolve", help="mark a hand-off ticket resolved by a document of the base (the "
+                                           "customer's question and it then train the base's own models)")
+    a.add_argument("ticket", type=int)
+    a.add_argument("document", help="the document's key, file name or title (`ingest --list` shows them)")
+    kb_option(a)
     a = actions.add_parser("status", help="models in use, counts, scope threshold")
     kb_option(a)
     a = actions.add_parser("train", help="with --history (or --kb): the base's own models from your past questions "
@@ -188,6 +193,9 @@ def run_command(args) -> int:
                   f"| {first[:60]}")
         if not tickets:
             print("no tickets")
+        return 0
+    if args.action == "resolve":
+        print(f"ticket #{args.ticket} resolved by {bot.resolve(args.ticket, args.document)}")
         return 0
     if args.action == "status":
         print(json.dumps(bot.status(), indent=2, default=str))

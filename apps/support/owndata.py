@@ -6,7 +6,8 @@ answered it: ``document`` (a document's key, file name or title, optionally with
 ``answer`` (the answer's text, found in the base's chunks); optionally its ``category`` (or
 ``intent``). A row that names nothing the base has is reported with its file and line and skipped.
 
-The models a base trains on its own pairs (history rows and its FAQ entries), each through the core's
+The models a base trains on its own pairs (history rows, answers customers marked helpful, hand-off
+tickets a person resolved with a document, and the base's FAQ entries), each through the core's
 engine and stored with the base (``<kb>/models/``; ``own.json`` says what was trained on what):
 
 - ``embedder``: the MiniLM bi-encoder, in-batch negatives plus one hard negative per pair mined from
@@ -47,7 +48,8 @@ from .kb import Chunk, passage_text
 from .tuning import answer_key
 
 __all__ = ["read_history", "evaluate_stages", "train_on_history", "train_embedder_on_history", "kb_embedder_dir",
-           "kb_model_dir", "own_models", "last_evaluation", "MIN_PAIRS", "format_stages"]
+           "kb_model_dir", "own_models", "last_evaluation", "MIN_PAIRS", "format_stages", "store_pairs",
+           "find_document"]
 
 MIN_PAIRS = 20
 MIN_HELD = 10  # held-out questions below which training keeps every model it built (nothing to judge them on)
@@ -99,9 +101,8 @@ def _rows(path: Path) -> list[tuple[int, dict]]:
     return [(reader.line_num, dict(row)) for row in reader]
 
 
-def read_history(paths, chunks: dict[int, Chunk]) -> tuple[list[tuple[str, tuple, str | None]], list[str]]:
-    """``([(question, answer key, category or None)], problems)`` from history files (see the module).
-    Keys are :func:`apps.support.tuning.answer_key` values at document level (or FAQ level for FAQ entries)."""
+def _document_names(chunks: dict[int, Chunk]) -> dict[str, set[str]]:
+    """Each document's key, file name, stem and title (normalised) -> the keys it may name."""
     by_path: dict[str, list[Chunk]] = {}
     for c in chunks.values():
         by_path.setdefault(c.path, []).append(c)
@@ -109,6 +110,40 @@ def read_history(paths, chunks: dict[int, Chunk]) -> tuple[list[tuple[str, tuple
     for key, members in by_path.items():
         for alias in {key, Path(key).name, Path(key).stem, members[0].title}:
             names.setdefault(normalise_text(alias), set()).add(key)
+    return names
+
+
+def find_document(chunks: dict[int, Chunk], document: str, names: dict | None = None) -> tuple[str | None, str]:
+    """The key of the one document ``document`` names (key, file name or title), else ``(None, why)``."""
+    found = (names or _document_names(chunks)).get(normalise_text(document), set())
+    if len(found) == 1:
+        return next(iter(found)), ""
+    return None, "is not in the knowledge base" if not found else "is ambiguous (several documents)"
+
+
+def store_pairs(bot) -> tuple[list[tuple[str, tuple, None]], dict]:
+    """Pairs from what the bot has seen: answers a customer marked helpful (the question and the first source's
+    document) and hand-off tickets a person resolved with a document (the customer's first question and it).
+    Documents no longer in the base are left out. ``(pairs, counts)``."""
+    paths = {c.path for c in bot.kb.chunks.values()}
+    pairs, counts = [], {"feedback": 0, "tickets": 0}
+    for f in bot.store.feedback():
+        sources = json.loads(f["sources"] or "[]")
+        if f["helpful"] and f["query"] and sources and f["kind"] == "answer" and sources[0].get("path") in paths:
+            pairs.append((f["query"], ("document", sources[0]["path"]), None))
+            counts["feedback"] += 1
+    for t in bot.store.tickets():
+        question = next((x["text"] for x in t["transcript"] if x["role"] == "user" and x["text"].strip()), "")
+        if t.get("status") == "resolved" and t.get("resolution") in paths and question:
+            pairs.append((question, ("document", t["resolution"]), None))
+            counts["tickets"] += 1
+    return pairs, counts
+
+
+def read_history(paths, chunks: dict[int, Chunk]) -> tuple[list[tuple[str, tuple, str | None]], list[str]]:
+    """``([(question, answer key, category or None)], problems)`` from history files (see the module).
+    Keys are :func:`apps.support.tuning.answer_key` values at document level (or FAQ level for FAQ entries)."""
+    names = _document_names(chunks)
     texts = [(normalise_text(c.text), c) for c in chunks.values()]
     pairs, problems, seen = [], [], set()
     for path in [Path(p) for p in paths]:
@@ -128,12 +163,11 @@ def read_history(paths, chunks: dict[int, Chunk]) -> tuple[list[tuple[str, tuple
             document = str(row.get("document") or "").strip()
             answer = str(row.get("answer") or "").strip()
             if document:
-                found = names.get(normalise_text(document), set())
-                if len(found) != 1:
-                    problems.append(f"{where}: document {document!r} is " + ("not in the knowledge base" if not found
-                                                                            else "ambiguous (several documents)"))
+                key, why = find_document(chunks, document, names)
+                if key is None:
+                    problems.append(f"{where}: document {document!r} {why}")
                     continue
-                target = ("document", next(iter(found)))
+                target = ("document", key)
             elif answer:
                 wanted = normalise_text(answer)[:200]
                 match = [c for t, c in texts if wanted and (wanted in t or (len(t) > 40 and t in wanted))]
@@ -480,8 +514,13 @@ def train_on_history(bot, history, steps: int | None = None, export: bool | None
     if export is None:
         export = bot.config.backend != "torch"
     history_pairs, problems = read_history(history, bot.kb.chunks) if history else ([], [])
+    seen, sources = store_pairs(bot)
+    known = {(normalise_text(q), t) for q, t, _ in history_pairs}
+    seen = [p for p in seen if (normalise_text(p[0]), p[1]) not in known]
+    history_pairs += seen  # customers' own words too: held out and judged like the history's
     faq = _faq_pairs(bot.kb.chunks)
     pairs = history_pairs + faq
+    sources.update(history=len(history_pairs) - len(seen), faq=len(faq))
     if len(pairs) < MIN_PAIRS:
         raise DataError(f"{len(pairs)} question -> answer pair(s) from the history and the base's FAQ entries; "
                         f"training needs at least {MIN_PAIRS}"
@@ -527,7 +566,7 @@ def train_on_history(bot, history, steps: int | None = None, export: bool | None
         if kind in models:
             target.parent.mkdir(parents=True, exist_ok=True)
             built[kind].rename(target)
-    record = {"pairs": len(pairs), "trained_on": len(train), "held_out": len(held),
+    record = {"pairs": len(pairs), "pairs_from": sources, "trained_on": len(train), "held_out": len(held),
               "history": [str(p) for p in history or []], "problems": problems, "models": models,
               "validation": validation_table, "not_trained": not_trained | reasons,
               "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": round(time.time() - started, 1)}

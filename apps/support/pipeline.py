@@ -319,6 +319,20 @@ class SupportBot:
         self.warm_up()
         return self.store.tickets()
 
+    def resolve(self, ticket_id: int, document: str) -> str:
+        """A person resolved a hand-off ticket with ``document`` (its key, file name or title in the base): the
+        customer's question and that document become a training pair of the base's own models. Returns the key."""
+        from .owndata import find_document
+
+        self.warm_up()
+        if not any(t["id"] == int(ticket_id) for t in self.store.tickets()):
+            raise ConfigError(f"no ticket #{ticket_id}; `ftsuite support tickets` lists them")
+        key, why = find_document(self.kb.chunks, document)
+        if key is None:
+            raise ConfigError(f"document {document!r} {why}; `ftsuite support ingest --list` lists the base's documents")
+        self.store.resolve_ticket(int(ticket_id), key)
+        return key
+
     def feedback(self, answer_id: str, helpful: bool) -> None:
         self.warm_up()
         if not self.store.answer(str(answer_id)):

@@ -46,6 +46,11 @@ class ConversationStore:
         self._lock = threading.Lock()
         self.db = open_sqlite(self.path, _SCHEMA, "the conversation store {path} is damaged ({exc}). Fix: move it "
                                                   "away; tickets and feedback in it are lost, the knowledge base is not")
+        with self._lock, self.db:  # stores from before ticket resolution gain its columns
+            have = {r["name"] for r in self.db.execute("PRAGMA table_info(tickets)")}
+            for column, kind in (("resolution", "TEXT"), ("resolved_at", "REAL")):
+                if column not in have:
+                    self.db.execute(f"ALTER TABLE tickets ADD COLUMN {column} {kind}")
 
     # ------------------------------------------------------------------ turns
     def add_turn(self, conversation_id: str, role: str, text: str, query: str | None = None,
@@ -91,6 +96,13 @@ class ConversationStore:
                 "VALUES (?, ?, ?, ?, ?, 'open', ?)",
                 (conversation_id, reason, intent, json.dumps(transcript), json.dumps(sources), time.time()))
             return int(cursor.lastrowid)
+
+    def resolve_ticket(self, ticket_id: int, document: str) -> bool:
+        """Mark a ticket resolved by ``document`` (the knowledge base's key of what answered the customer)."""
+        with self._lock, self.db:
+            cursor = self.db.execute("UPDATE tickets SET status = 'resolved', resolution = ?, resolved_at = ? "
+                                     "WHERE id = ?", (document, time.time(), int(ticket_id)))
+            return cursor.rowcount == 1
 
     def tickets(self) -> list[dict]:
         rows = self.db.execute("SELECT * FROM tickets ORDER BY id")

@@ -202,3 +202,45 @@ def test_the_gate_keeps_a_model_only_where_it_ranks_better():
     assert kept == ["embedder", "reranker"] and "0.550 on held-out questions, 0.550 without it" in why["categories"]
     kept, why = _gate({"served": m(0.6, 0.7), "dense": m(0.5, 0.6), "fused": m(0.6, 0.65), "prior": m(0.61, 0.6)})
     assert kept == ["categories"] and why["embedder"].startswith("not kept: Recall@1 0.600")
+
+
+def test_helpful_answers_and_resolved_tickets_become_training_pairs(tmp_path, embedder):
+    from apps.support.owndata import store_pairs
+    from core.errors import ConfigError
+
+    bot = make_bot(tmp_path / "kb", embedder, scope_threshold=0.0).warm_up()
+    bot.ingest([_isp_kb(tmp_path / "docs")])
+    good = bot.ask("my router shows a red light", "c1")
+    bot.feedback(good.answer_id, True)
+    bad = bot.ask("is there a student discount", "c2")
+    bot.feedback(bad.answer_id, False)  # not helpful: no positive pair
+    ticket = bot.handoff("c2", "customer asked for a person")
+    assert store_pairs(bot)[1] == {"feedback": 1, "tickets": 0}
+    with pytest.raises(ConfigError, match="'price-list.pdf' is not in the knowledge base"):
+        bot.resolve(ticket, "price-list.pdf")
+    with pytest.raises(ConfigError, match="no ticket #99"):
+        bot.resolve(99, "faq.csv")
+    assert bot.resolve(ticket, "faq") == good.sources[0].path  # by its stem
+    pairs, counts = store_pairs(bot)
+    assert counts == {"feedback": 1, "tickets": 1}
+    assert pairs == [("my router shows a red light", ("document", good.sources[0].path), None),
+                     ("is there a student discount", ("document", good.sources[0].path), None)]
+    assert bot.tickets()[0]["status"] == "resolved"
+
+
+def test_a_store_from_before_ticket_resolution_gains_its_columns(tmp_path):
+    import sqlite3
+
+    from apps.support.store import ConversationStore
+
+    path = tmp_path / "conversations.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE tickets (id INTEGER PRIMARY KEY AUTOINCREMENT, conversation_id TEXT, reason TEXT, "
+               "intent TEXT, transcript TEXT, sources TEXT, status TEXT, created_at REAL)")
+    db.execute("INSERT INTO tickets(conversation_id, reason, transcript, sources, status) "
+               "VALUES ('c', 'r', '[]', '[]', 'open')")
+    db.commit()
+    db.close()
+    store = ConversationStore(path)
+    assert store.tickets()[0]["resolution"] is None and store.resolve_ticket(1, "faq.csv")
+    assert store.tickets()[0]["status"] == "resolved" and not store.resolve_ticket(2, "faq.csv")
