@@ -35,8 +35,10 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, help="training steps per model and fold (default: from the pairs)")
     parser.add_argument("--reranker", action="store_true", help="a reranker trained per fold too")
     parser.add_argument("--no-hard-negatives", action="store_true", help="the embedder on in-batch negatives only")
-    parser.add_argument("--banking77", type=int, metavar="N", help="the sample help centre with N BANKING77 test "
+    parser.add_argument("--banking77", type=int, metavar="N", help="the sample help centre with N BANKING77 "
                         "queries per intent as its history file (its intents as categories), instead of the ISP sample")
+    parser.add_argument("--split", default="dev", choices=("dev", "test"),
+                        help="BANKING77 split of those queries: dev to choose settings, test to report")
     parser.add_argument("--output", help="append the result as a JSON line here")
     args = parser.parse_args(argv)
     if args.banking77:
@@ -45,7 +47,7 @@ def main(argv=None) -> int:
 
         args.kb_files = default_config().seed_paths
         history = Path(tempfile.mkdtemp(prefix="banking77-history-")) / "history.csv"
-        print(write_banking77_history(history, "test", args.banking77), flush=True)
+        print(write_banking77_history(history, args.split, args.banking77), flush=True)
         args.history = [str(history)]
 
     from apps.support import SupportBot, SupportConfig
@@ -60,6 +62,7 @@ def main(argv=None) -> int:
                              hard_negatives=not args.no_hard_negatives)
     result.update({"benchmark": "support_own_data", "kb_files": args.kb_files, "history": args.history,
                    "hard_negatives": not args.no_hard_negatives, "banking77_per_intent": args.banking77,
+                   "banking77_split": args.split if args.banking77 else None,
                    "tuning": {k: v for k, v in bot.tuning.items() if k not in ("key", "table")},
                    "models": {"embedder": str(bot.kb.embedder.artifact),
                               "intent_model": str(bot.intents.predictor.artifact) if bot.intents else None,
