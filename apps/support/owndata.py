@@ -232,17 +232,24 @@ def _write_csv(path: Path, header: list[str], rows) -> Path:
 
 def _negatives(retriever, pairs, chunks: dict[int, Chunk], k: int = NEGATIVES) -> list[list[str]]:
     """Per pair, the passages of the ``k`` best-ranked chunks (the base's equal-weight fusion, with the
-    embedder it has now) that belong to another answer: the hard negatives."""
+    embedder it has now) that belong to another answer, and not to the answer's intent: the hard negatives."""
     from .retrieval import EQUAL
 
     vectors = retriever.embed([q for q, _, _ in pairs])
+    intent_of = {}
+    for c in chunks.values():
+        if c.intent:
+            intent_of.setdefault(("faq", c.path, c.section), c.intent)
+            intent_of.setdefault(("document", c.path), c.intent)
     out = []
     for (question, target, _), vector in zip(pairs, vectors):
         positive = _target_passage(chunks, target)
         found = []
         for hit in retriever.fused(question, vector=vector, weights=EQUAL):
             passage = passage_text(hit.chunk.title, hit.chunk.section, hit.chunk.text)
-            if _key(hit.chunk, target) != target and passage != positive and passage not in found:
+            # a chunk labelled with the answer's intent answers the same need (its FAQ rows, its article): no negative
+            same_need = hit.chunk.intent is not None and hit.chunk.intent == intent_of.get(target)
+            if _key(hit.chunk, target) != target and not same_need and passage != positive and passage not in found:
                 found.append(passage)
             if len(found) == k:
                 break

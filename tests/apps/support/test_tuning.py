@@ -244,3 +244,26 @@ def test_a_store_from_before_ticket_resolution_gains_its_columns(tmp_path):
     store = ConversationStore(path)
     assert store.tickets()[0]["resolution"] is None and store.resolve_ticket(1, "faq.csv")
     assert store.tickets()[0]["status"] == "resolved" and not store.resolve_ticket(2, "faq.csv")
+
+
+def test_hard_negatives_come_from_other_answers_and_never_from_the_answers_intent(tmp_path, embedder):
+    from apps.support.owndata import _negatives
+    from tests.apps.support.conftest import CARDS
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "cards.md").write_text(CARDS, encoding="utf-8")
+    with open(docs / "faq.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["question", "answer", "intent"])
+        writer.writerow(["When will my new card arrive?", "New cards arrive in 3-5 working days.", "card_arrival"])
+        writer.writerow(["How do I freeze my card?", "Tap Cards, then Freeze.", "card_security"])
+        writer.writerow(["Can I change my PIN?", "Yes, at any cash machine.", "change_pin"])
+    bot = make_bot(tmp_path / "kb", embedder).warm_up()
+    bot.ingest([docs])
+    article = next(c.path for c in bot.kb.chunks.values() if c.path.endswith("cards.md"))
+    [found] = _negatives(bot.retriever, [("my card has still not come in the post", ("document", article), None)],
+                         bot.kb.chunks)
+    assert found and len(found) <= 3
+    assert not any("3-5 working days" in n or "Card delivery" in n for n in found)  # the article and its FAQ row
+    assert any("Freeze" in n or "PIN" in n for n in found)
