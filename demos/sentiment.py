@@ -57,6 +57,9 @@ def _sources_html(health: list[dict]) -> str:
         failing = bool(h.get("failures"))
         state = f"failing ({h['failures']}x, next try {_fmt(h.get('next_try'))})" if failing else "ok"
         error = f"{_fmt(h.get('last_error_at'))}: {h.get('last_error') or ''}" if h.get("last_error") else ""
+        if h.get("skipped"):  # read, but with bad records (a failed read resets these): the first says where and why
+            state = f"partial ({h['skipped']} record(s) skipped)"
+            error = "; ".join(e for e in (f"first skipped {h.get('first_skipped') or ''}", error) if e)
         out.append(f"<tr style='border-bottom:1px solid #ddd;{'background:#fbe4e4' if failing else ''}'>"
                    f"<td>{html.escape(h['name'])}</td><td>{html.escape(state)}</td>"
                    f"<td>{_fmt(h.get('last_success'))}</td><td align=center>{int(h.get('items') or 0)}</td>"

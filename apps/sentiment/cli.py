@@ -135,8 +135,10 @@ def run_command(args) -> int:
             print(f"sentiment: {monitor.sentiment_status}; NER: {monitor.ner_status}")
             print(f"model: {monitor.trained_on}")
             for h in health:
-                state = "failing" if h["failures"] else "ok"
+                state = "failing" if h["failures"] else "partial" if h["skipped"] else "ok"
                 print(f"{state:8} {h['name']}: last success {_fmt_time(h['last_success'])}, items {h['items']}"
+                      + (f", {h['skipped']} record(s) skipped in the last read, first {h['first_skipped']}"
+                         if h["skipped"] else "")
                       + (f", {h['failures']} failure(s), last error {_fmt_time(h['last_error_at'])}: "
                          f"{h['last_error']}, next try {_fmt_time(h['next_try'])}" if h["failures"] else ""))
             if not health:

@@ -3,8 +3,9 @@
 - Only http and https; every address a host resolves to must be public (loopback, private,
   link-local and reserved ranges are refused) unless the config allows that host by name
   (``allow_hosts``). Each redirect is checked by the same rules before it is followed.
-- A total deadline for the whole read (a server that drips a byte at a time is cut off), and a
-  hard size limit that refuses a larger answer rather than keep its first part.
+- A total deadline for the whole read, headers included (a server that drips a byte or a header
+  line at a time is cut off: at the deadline the fetch's sockets are shut), and a hard size limit
+  that refuses a larger answer rather than keep its first part.
 - Local sources must be regular files (a FIFO or a device would block or never end).
 - Webhooks never follow a redirect (urllib would turn the POST into a GET elsewhere).
 - Secrets in URLs (passwords, query values such as ``?token=...``) are redacted wherever a URL is
@@ -16,11 +17,12 @@ the connection (rebinding) is not covered.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import os
 import socket
 import stat
-import time
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -109,30 +111,101 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         raise urllib.error.HTTPError(req.full_url, code, f"redirect to {redact(newurl)} refused", headers, fp)
 
 
+class _Deadline:
+    """Shuts the sockets of one fetch when its deadline passes. A socket timeout bounds each wait
+    only: a server that sends a header line every few seconds would hold ``urlopen`` for as long as
+    it likes (the read loop's own check comes after the headers)."""
+
+    def __init__(self, seconds: float):
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)  # wakes a read blocked in another thread
+    except OSError:
+        pass  # already closed
+
+
+def _watched(connection: type, deadline: _Deadline) -> type:
+    class Watched(connection):
+        def connect(self):
+            super().connect()
+            deadline.watch(self.sock)
+
+    return Watched
+
+
+class _WatchedHTTP(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline):
+        super().__init__()
+        self.deadline = deadline
+
+    def http_open(self, req):
+        return self.do_open(_watched(http.client.HTTPConnection, self.deadline), req)
+
+
+class _WatchedHTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _Deadline):
+        super().__init__()
+        self.deadline = deadline
+
+    def https_open(self, req):
+        return self.do_open(_watched(http.client.HTTPSConnection, self.deadline), req, context=self._context)
+
+
 def fetch_url(url: str, policy: FetchPolicy) -> bytes:
     """The body of ``url`` within the policy's address rules, deadline and size limit."""
     check_url(url, policy)
-    started = time.monotonic()
-    opener = urllib.request.build_opener(_CheckedRedirects(policy))
+    deadline = _Deadline(policy.deadline)
+    late = FetchRefused(f"{redact(url)}: not read within {policy.deadline:g} s",
+                        fix="check the server; a slow source is retried later")
+    opener = urllib.request.build_opener(_CheckedRedirects(policy), _WatchedHTTP(deadline), _WatchedHTTPS(deadline))
     request = urllib.request.Request(url, headers={"User-Agent": "ftsuite-monitor/0.1"})
-    with opener.open(request, timeout=min(policy.timeout, policy.deadline)) as response:
-        length = response.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) > policy.max_bytes:
-            raise FetchRefused(f"{redact(url)}: {int(length)} bytes announced, more than the limit of "
-                               f"{policy.max_bytes}", fix="split the feed, or raise max_bytes")
-        chunks, size = [], 0
-        while True:
-            if time.monotonic() - started > policy.deadline:
-                raise FetchRefused(f"{redact(url)}: not read within {policy.deadline:g} s",
-                                   fix="check the server; a slow source is retried later")
-            chunk = response.read1(65536)  # what has arrived: a drip cannot hold one call open
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > policy.max_bytes:
-                raise FetchRefused(f"{redact(url)}: more than the limit of {policy.max_bytes} bytes",
-                                   fix="split the feed, or raise max_bytes")
-            chunks.append(chunk)
+    try:
+        with opener.open(request, timeout=min(policy.timeout, policy.deadline)) as response:
+            length = response.headers.get("Content-Length")
+            if length and length.isdigit() and int(length) > policy.max_bytes:
+                raise FetchRefused(f"{redact(url)}: {int(length)} bytes announced, more than the limit of "
+                                   f"{policy.max_bytes}", fix="split the feed, or raise max_bytes")
+            chunks, size = [], 0
+            while not deadline.expired:
+                chunk = response.read1(65536)  # what has arrived: a drip cannot hold one call open
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > policy.max_bytes:
+                    raise FetchRefused(f"{redact(url)}: more than the limit of {policy.max_bytes} bytes",
+                                       fix="split the feed, or raise max_bytes")
+                chunks.append(chunk)
+    except (OSError, http.client.HTTPException) as exc:
+        if deadline.expired:  # a shut socket reads as a reset or an early end
+            raise late from exc
+        raise
+    finally:
+        deadline.cancel()
+    if deadline.expired:  # cut off between reads: what came is not the whole answer
+        raise late
     return b"".join(chunks)
 
 

@@ -213,9 +213,12 @@ def _read_feed(data: bytes, label: str, default_source: str):
 
     parsed = feedparser.parse(io.BytesIO(data))  # bytes, so feedparser itself never opens anything
     if not parsed.entries:
-        reason = f"not a readable RSS/Atom feed ({parsed.get('bozo_exception', 'no entries')})"
-        yield Skipped(label, reason)
-        return
+        if parsed.get("version") and not parsed.get("bozo"):
+            return  # a well-formed feed with nothing in it yet
+        # the whole source is unreadable (broken XML, an error page): a failure of the source, which
+        # then backs off and shows in status, not a skipped record of a source that was read
+        raise DataError(f"{label}: not a readable RSS/Atom feed ({parsed.get('bozo_exception', 'no entries')})",
+                        fix="check the URL; it should serve RSS or Atom")
     feed_title = normalise(parsed.feed.get("title", "")) or default_source
     for number, entry in enumerate(parsed.entries, start=1):
         when = entry.get("published_parsed") or entry.get("updated_parsed") or entry.get("published")

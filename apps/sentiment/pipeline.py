@@ -236,11 +236,12 @@ class Monitor:
         in ``run``), and the items of the others go on."""
         label = redact(str(source))
         items: list[Item] = []
+        skipped: list[Skipped] = []
         try:
             for entry in read_source(source, policy=self.config.fetch_policy):
                 if isinstance(entry, Skipped):
                     log.warning("skipped %s: %s", redact(entry.origin), entry.reason)
-                    report.skipped.append(entry)
+                    skipped.append(entry)
                 else:
                     items.append(entry)
         except Exception as exc:  # noqa: BLE001 - one dead source never stops the others
@@ -249,7 +250,9 @@ class Monitor:
             log.warning("source %s failed: %s (next try in %.0f s)", label, reason, delay)
             report.failed_sources.append((label, reason))
             return []
-        self.store.source_succeeded(label, len(items))
+        report.skipped += skipped
+        first = f"{redact(skipped[0].origin)}: {skipped[0].reason}" if skipped else None
+        self.store.source_succeeded(label, len(items), len(skipped), first)  # status names a source with bad records
         return items
 
     def source_health(self) -> list[dict]:

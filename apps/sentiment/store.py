@@ -70,6 +70,11 @@ MIGRATIONS = [
         alert_id INTEGER PRIMARY KEY REFERENCES alerts(id), verdict TEXT NOT NULL, analyst TEXT NOT NULL,
         note TEXT, decided_at REAL NOT NULL);
     """,
+    # 6: the records a source's last read skipped (how many, and the first with its place and reason)
+    """
+    ALTER TABLE sources ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sources ADD COLUMN first_skipped TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -347,12 +352,16 @@ class Store:
         return self.db.execute("SELECT * FROM alerts WHERE id=?", (alert_id,)).fetchone()
 
     # ------------------------------------------------------------------ sources
-    def source_succeeded(self, name: str, items: int) -> None:
+    def source_succeeded(self, name: str, items: int, skipped: int = 0, first_skipped: str | None = None) -> None:
+        """Record a read of ``name`` that gave ``items`` items and skipped ``skipped`` bad records
+        (``first_skipped``: the first of those, its place and reason)."""
         now = dt.datetime.now(dt.timezone.utc).timestamp()
         with self.transaction():
-            self.db.execute("INSERT INTO sources (name, last_success, items, failures) VALUES (?,?,?,0) "
-                            "ON CONFLICT(name) DO UPDATE SET last_success=excluded.last_success, "
-                            "items=items+excluded.items, failures=0, next_try=NULL", (name, now, items))
+            self.db.execute("INSERT INTO sources (name, last_success, items, failures, skipped, first_skipped) "
+                            "VALUES (?,?,?,0,?,?) ON CONFLICT(name) DO UPDATE SET last_success=excluded.last_success, "
+                            "items=items+excluded.items, failures=0, next_try=NULL, skipped=excluded.skipped, "
+                            "first_skipped=excluded.first_skipped",
+                            (name, now, items, skipped, first_skipped[:500] if first_skipped else None))
 
     def source_failed(self, name: str, error: str, base_delay: float, max_delay: float = 3600.0) -> float:
         """Record a failure; the source is next tried after ``base_delay * 2**(failures - 1)``
@@ -365,7 +374,8 @@ class Store:
             self.db.execute("INSERT INTO sources (name, last_error, last_error_at, failures, next_try) "
                             "VALUES (?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET last_error=excluded.last_error, "
                             "last_error_at=excluded.last_error_at, failures=excluded.failures, "
-                            "next_try=excluded.next_try", (name, error[:500], now, failures, now + delay))
+                            "next_try=excluded.next_try, skipped=0, first_skipped=NULL",
+                            (name, error[:500], now, failures, now + delay))
         return delay
 
     def source_due(self, name: str, now: float | None = None) -> bool:

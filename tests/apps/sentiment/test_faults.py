@@ -38,6 +38,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"x" * 5000)
+        elif self.path == "/broken.xml":
+            self._send(200, b"<?xml version='1.0'?><rss><channel><title>x</ti<<tle><item>")
+        elif self.path == "/empty.xml":
+            self._send(200, b"<?xml version='1.0'?><rss version='2.0'><channel><title>Quiet</title></channel></rss>")
+        elif self.path == "/drip-headers.xml":  # a header line every 0.25 s: no single wait times out
+            self.wfile.write(b"HTTP/1.0 200 OK\r\n")
+            try:
+                for _ in range(40):
+                    self.wfile.write(b"X-Drip: a\r\n")
+                    self.wfile.flush()
+                    time.sleep(0.25)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
         elif self.path == "/drip.xml":
             self.send_response(200)
             self.send_header("Content-Length", "1000")
@@ -128,6 +141,10 @@ def test_fetching_is_fenced(server, tmp_path):
     with pytest.raises(FetchRefused, match="not read within 1.5 s"):
         fetch_url(f"{server}/drip.xml", ALLOWED)
     assert time.monotonic() - started < 3.5
+    started = time.monotonic()
+    with pytest.raises(FetchRefused, match="not read within 1.5 s"):
+        fetch_url(f"{server}/drip-headers.xml", ALLOWED)  # the deadline holds while headers arrive, too
+    assert time.monotonic() - started < 3.5
     with pytest.raises(FetchRefused, match="only http and https"):
         fetch_url("ftp://example.org/feed.xml", ALLOWED)
     big = tmp_path / "big.jsonl"
@@ -176,6 +193,38 @@ def test_monitor_status_names_every_source(monitor_config, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "ok       " in out and "good.jsonl: last success" in out
     assert "failing  http://169.254.169.254/feed.xml" in out and "link-local" in out
+
+
+def test_status_names_an_unreadable_feed_and_a_source_with_bad_records(tmp_path, server, monkeypatch, capsys):
+    from apps.sentiment import cli
+    from apps.sentiment.config import MonitorConfig
+    from apps.sentiment.pipeline import IngestReport
+    from apps.sentiment.store import Store
+    from core.cli import main
+
+    monitor = Monitor(MonitorConfig(allow_hosts=["127.0.0.1"]))  # no models: only reading sources
+    monitor.store = Store(tmp_path / "m.db")
+    monitor.sentiment_status = monitor.ner_status = monitor.trained_on = "-"
+    jsonl = tmp_path / "wire.jsonl"
+    jsonl.write_text('{"title": "Acme profit rose", "published": "2026-10-02T08:00:00Z"}\n{"title": ""}\n')
+    report = IngestReport()
+    for source in (f"{server}/broken.xml", f"{server}/empty.xml", str(jsonl)):
+        monitor._read_one(source, report)
+    assert [name for name, _ in report.failed_sources] == [f"{server}/broken.xml"]
+    assert [s.origin for s in report.skipped] == [f"{jsonl}:2"]
+    monkeypatch.setattr(cli, "_monitor", lambda args: monitor)
+    assert main(["monitor", "status"]) == 0
+    lines = {line.split()[1].rstrip(":"): line for line in capsys.readouterr().out.splitlines()[2:]}
+    assert lines[f"{server}/broken.xml"].startswith("failing ") and "not a readable RSS/Atom feed" in lines[
+        f"{server}/broken.xml"]
+    assert lines[f"{server}/empty.xml"].startswith("ok ")  # a well-formed feed with nothing new is fine
+    assert lines[str(jsonl)].startswith("partial ") and f"1 record(s) skipped in the last read, first {jsonl}:2: " \
+        "no title" in lines[str(jsonl)]
+    jsonl.write_text('{"title": "Acme profit rose", "published": "2026-10-02T08:00:00Z"}\n')
+    monitor.store = Store(tmp_path / "m.db")
+    monitor._read_one(str(jsonl), IngestReport())  # mended: the next read clears the mark
+    assert {h["name"]: h["skipped"] for h in monitor.source_health()}[str(jsonl)] == 0
+    monitor.store.close()
 
 
 def test_webhooks_never_follow_redirects_need_a_try_and_hide_secrets(server):

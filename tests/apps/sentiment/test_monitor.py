@@ -313,7 +313,7 @@ def test_a_database_of_schema_2_is_migrated_without_losing_scores(tmp_path):
     db.commit()
     db.close()
     store = Store(path)
-    assert store.schema_version() == SCHEMA_VERSION == 5
+    assert store.schema_version() == SCHEMA_VERSION == 6
     row = store.latest("old@1")[0]
     assert row["score"] == 0.7 and row["deferred"] == 0  # the old score is kept, made by a single model
     store.close()
