@@ -34,7 +34,9 @@ def main(argv=None) -> int:
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--steps", type=int, help="training steps per model and fold (default: from the pairs)")
     parser.add_argument("--reranker", action="store_true", help="a reranker trained per fold too")
-    parser.add_argument("--no-hard-negatives", action="store_true", help="the embedder on in-batch negatives only")
+    parser.add_argument("--hard-negatives", action=argparse.BooleanOptionalAction, default=None,
+                        help="the embedder with a mined hard negative per pair, or in-batch negatives only "
+                             "(default: apps.support.owndata.HARD_NEGATIVES)")
     parser.add_argument("--banking77", type=int, metavar="N", help="the sample help centre with N BANKING77 "
                         "queries per intent as its history file (its intents as categories), instead of the ISP sample")
     parser.add_argument("--split", default="dev", choices=("dev", "test"),
@@ -51,7 +53,7 @@ def main(argv=None) -> int:
         args.history = [str(history)]
 
     from apps.support import SupportBot, SupportConfig
-    from apps.support.owndata import evaluate_stages, format_stages
+    from apps.support.owndata import HARD_NEGATIVES, evaluate_stages, format_stages
     from core.cpu import detect_cpu
 
     started = time.time()
@@ -59,9 +61,10 @@ def main(argv=None) -> int:
     bot = SupportBot(SupportConfig(kb=str(folder))).warm_up()  # the default models, as a new user has them
     bot.ingest(args.kb_files)
     result = evaluate_stages(bot, args.history, folds=args.folds, steps=args.steps, reranker=args.reranker,
-                             hard_negatives=not args.no_hard_negatives)
+                             hard_negatives=args.hard_negatives if args.hard_negatives is not None else HARD_NEGATIVES)
+    hard = HARD_NEGATIVES if args.hard_negatives is None else args.hard_negatives
     result.update({"benchmark": "support_own_data", "kb_files": args.kb_files, "history": args.history,
-                   "hard_negatives": not args.no_hard_negatives, "banking77_per_intent": args.banking77,
+                   "hard_negatives": hard, "banking77_per_intent": args.banking77,
                    "banking77_split": args.split if args.banking77 else None,
                    "tuning": {k: v for k, v in bot.tuning.items() if k not in ("key", "table")},
                    "models": {"embedder": str(bot.kb.embedder.artifact),
